@@ -1,0 +1,96 @@
+"`lhc-fer export`, `predict` and `eval` as a user runs them: subprocesses on a tiny saved LHC-Net."
+import json, subprocess, sys
+from pathlib import Path
+import numpy as np
+import pytest
+import torch
+
+LHC = str(Path(sys.executable).parent/"lhc-fer")
+
+def run(*args):
+    return subprocess.run([LHC, *map(str, args)], capture_output=True, text=True, timeout=600)
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    "A tiny LHC-Net whose BatchNorm statistics were gathered on random faces (so its logits are of a trained size)."
+    from lhc_fer.models import lhc_net, save_model
+    torch.manual_seed(0)
+    m = lhc_net(img_size=32, heads=(1, 1, 1, 1, 1), emb=(4, 4, 4, 4, 4))
+    for b in m.modules():
+        if isinstance(b, torch.nn.modules.batchnorm._BatchNorm): b.momentum = None; b.reset_running_stats()
+    m.train()
+    with torch.no_grad(): m(torch.rand(32, 1, 48, 48) * 255)
+    return save_model(m.eval(), tmp_path_factory.mktemp("run")/"model.safetensors")
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    import cv2, skimage.data
+    d = tmp_path_factory.mktemp("photos")
+    cv2.imwrite(str(d/"astronaut.png"), cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(d/"coffee.png"), cv2.cvtColor(skimage.data.coffee(), cv2.COLOR_RGB2BGR))
+    return d
+
+def test_export_matches_pytorch(weights, tmp_path):
+    import onnxruntime as ort
+    from lhc_fer.models import load_model
+    out = tmp_path/"model.onnx"
+    r = run("export", "--weights", weights, "--onnx", out)
+    assert r.returncode == 0, r.stderr
+    assert out.is_file() and "max |diff|" in r.stdout
+    model = load_model(weights).eval()
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(1)
+    for n in (1, 5):                                            # the batch axis is dynamic
+        x = torch.rand(n, 1, 48, 48, generator=g) * 255
+        with torch.no_grad(): ref = model(x).numpy()
+        got = sess.run(None, {"pixels": x.numpy()})[0]
+        assert got.shape == (n, 7)
+        assert np.abs(got - ref).max() <= 1e-4, np.abs(got - ref).max()
+    assert json.loads(sess.get_modelmeta().custom_metadata_map["lhc_fer.classes"])[3] == "happy"
+
+def test_predict_finds_the_astronaut(weights, photos):
+    r = run("predict", photos/"astronaut.png", "--weights", weights)
+    assert r.returncode == 0, r.stderr
+    assert "face 1 of 1 at x=177 y=66 w=95 h=95" in r.stdout
+    for c in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"): assert f"  {c} " in r.stdout
+
+def test_predict_json_and_whole_image(weights, photos):
+    r = run("predict", photos/"astronaut.png", photos/"coffee.png", "--weights", weights.parent, "--json", "--whole-image")
+    assert r.returncode == 0, r.stderr
+    astro, coffee = json.loads(r.stdout)
+    (face,) = astro["faces"]
+    assert astro["photo"].endswith("astronaut.png") and face["box"] == [177, 66, 95, 95]
+    assert coffee["photo"].endswith("coffee.png") and coffee["faces"][0]["box"] is None   # no face: the whole photo
+    p = np.array(list(face["probs"].values()))
+    assert abs(p.sum() - 1) < 1e-4 and face["label"] == list(face["probs"])[int(p.argmax())]
+    import cv2                                                   # the same face, cropped here by hand
+    from lhc_fer.models import load_model
+    g = cv2.cvtColor(cv2.imread(str(photos/"astronaut.png")), cv2.COLOR_BGR2GRAY)
+    side = round(95 * 1.4); x0, y0 = round(177 + 47.5 - side / 2), round(66 + 47.5 - side / 2)
+    crop = cv2.resize(g[y0:y0 + side, x0:x0 + side], (48, 48), interpolation=cv2.INTER_AREA)
+    with torch.no_grad(): ref = load_model(weights).eval()(torch.from_numpy(crop).float()[None, None]).softmax(-1)[0].numpy()
+    np.testing.assert_allclose(p, ref, atol=1e-5)
+
+def test_predict_without_a_face(weights, photos):
+    r = run("predict", photos/"coffee.png", "--weights", weights)
+    assert r.returncode == 2
+    assert "coffee.png: no face found" in r.stderr and "--whole-image" in r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
+
+def test_eval_on_a_synthetic_csv(weights, tmp_path):
+    from lhc_fer.data import synthetic_faces, write_fer2013_csv, read_fer2013_csv
+    from lhc_fer.models import load_model
+    csv = write_fer2013_csv(synthetic_faces(n=70, seed=3), tmp_path/"faces.csv")
+    r = run("eval", weights.parent, csv, "--tta", "flip")
+    assert r.returncode == 0, r.stderr
+    out = weights.parent/"eval-test-tta-flip"                   # the default output folder
+    m = json.loads((out/"metrics.json").read_text())
+    assert (out/"confusion.png").read_bytes()[:4] == b"\x89PNG"
+    test = read_fer2013_csv(csv).subset("test")                 # score it independently: image and mirror, averaged
+    x = torch.from_numpy(test.images).float()[:, None]
+    model = load_model(weights).eval()
+    with torch.no_grad(): p = model(x).softmax(-1) + model(torch.flip(x, [-1])).softmax(-1)
+    pred = p.argmax(1).numpy()
+    assert m["n"] == len(test) and np.array(m["confusion"]).sum() == len(test) and m["tta"] == "flip"
+    assert abs(m["accuracy"] - (pred == test.labels).mean()) < 1e-12
+    assert f"accuracy {m['accuracy']:.4f}" in r.stdout
