@@ -1,0 +1,86 @@
+"""Real-browser tests of the attention explorer: in JupyterLab (open the app notebook, Run All, move a slider) and as
+the `lhc-fer explore` Voila app. Element screenshots go to outputs/browser/."""
+import re, time
+import pytest
+from conftest import SHOTS
+
+WIDGET_TIMEOUT = 100_000  # ms: a cold kernel imports torch/fastai and builds the model before the widgets appear
+IMG = ".lhc-explorer .widget-output img"
+
+
+def _collect(page):
+    "Record page errors and console errors of `page`."
+    errs = {"page": [], "console": []}
+    page.on("pageerror", lambda e: errs["page"].append(str(e)))
+    page.on("console", lambda m: errs["console"].append(m.text) if m.type == "error" else None)
+    return errs
+
+
+def _move_slider(page, shot):
+    "Focus the explorer's image slider, press ArrowRight, and return the plot's `src` before and after."
+    img = page.locator(IMG).first
+    before = img.get_attribute("src")
+    page.locator(".lhc-explorer").first.screenshot(path=str(SHOTS / f"{shot}-before.png"))
+    handle = page.locator(".lhc-explorer .widget-slider .noUi-handle").first
+    handle.focus(); handle.press("ArrowRight")
+    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
+                           arg=[IMG, before], timeout=30_000)
+    page.wait_for_function("() => /drawn in/.test(document.querySelector('.lhc-explorer').innerText)")
+    after = page.locator(IMG).first.get_attribute("src")
+    page.locator(".lhc-explorer").first.screenshot(path=str(SHOTS / f"{shot}.png"))
+    return before, after
+
+
+def _no_traceback(page):
+    "Text of every output area (JupyterLab) or the whole page (Voila) has no Python traceback."
+    text = page.locator("body").inner_text()
+    assert "Traceback (most recent call last)" not in text, text[-3000:]
+    assert not re.search(r"\b\w+Error: ", page.locator(".lhc-explorer").first.inner_text())
+
+
+def test_jupyterlab_run_all_and_slider(voila, lab, browser, voila_page):
+    url, token, nb, srv = lab
+    t0 = time.time()
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    errs = _collect(page)
+    try:
+        page.goto(f"{url}/lab/tree/{nb}?token={token}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+        idle = "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(e => /Idle/.test(e.textContent))"
+        page.wait_for_function(idle, timeout=60_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator('[data-command="runmenu:run-all"]').click()
+        page.wait_for_selector(IMG, timeout=WIDGET_TIMEOUT)
+        print(f"jupyterlab: explorer drawn after {time.time() - t0:.1f} s")
+        page.wait_for_function(idle, timeout=60_000)
+        before, after = _move_slider(page, "jupyterlab-explorer")
+        assert before.startswith("data:image/png") and after.startswith("data:image/png") and before != after
+        _no_traceback(page)
+        stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+        assert not stderr, stderr                                # no error, and no warning either
+        assert not errs["page"], errs["page"]
+    except Exception:
+        page.screenshot(path=str(SHOTS / "jupyterlab-failure.png"))
+        print(srv.tail())
+        raise
+    finally:
+        print(f"jupyterlab: {time.time() - t0:.1f} s")
+        page.close()
+
+
+def test_voila_app_slider(voila_page):
+    page, errs, srv = voila_page
+    t0 = time.time()
+    try:
+        page.wait_for_selector(IMG, timeout=WIDGET_TIMEOUT)
+        before, after = _move_slider(page, "voila-explorer")
+        assert before.startswith("data:image/png") and after.startswith("data:image/png") and before != after
+        _no_traceback(page)
+        assert not errs["page"], errs["page"]
+        unexpected = [e for e in errs["console"] if not re.search(r"font|ERR_NAME_NOT_RESOLVED|ERR_INTERNET|net::", e, re.I)]
+        assert not unexpected, unexpected                       # only the unreachable font CDN may fail
+    except Exception:
+        page.screenshot(path=str(SHOTS / "voila-failure.png"))
+        print(srv.tail())
+        raise
+    finally: print(f"voila (after JupyterLab): {time.time() - t0:.1f} s")
