@@ -67,7 +67,7 @@ def timeit(fn, x, gy, dev, amp=None, n=1):
 
 
 def peak_cpu(name):
-    "Peak RSS growth (bytes) of one fwd+bwd of each shape, measured in a fresh process (resource.ru_maxrss)."
+    "Peak RSS (ru_maxrss) above the RSS after setup, over one fwd+bwd of each shape, in a fresh process."
     r = subprocess.run([sys.executable, __file__, "--mem", name], capture_output=True, text=True)
     if r.returncode: sys.exit(f"bench/lhc.py --mem {name} failed:\n{r.stderr[-2000:]}")
     return int(r.stdout.split()[-1])
@@ -78,9 +78,9 @@ def mem_child(name):
     torch.set_num_threads(2)
     mods = make(8)
     k = 0 if name == "lhc" else 1
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open("/proc/self/statm") as f: base = int(f.read().split()[1]) * resource.getpagesize()  # current RSS
     for mod in mods: step(mod[k], mod[2], mod[3])
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
 
 
 def peak_cuda(fn, x, gy, amp=None):
