@@ -1,11 +1,12 @@
 """LHC forward+backward: `lhc_fer.lhc.LHC` against a straightforward vectorized port, on the paper's five LHC shapes.
 
 Both run side by side (interleaved, best of several repeats) at batch 8 with 2 threads; prints img/s for each,
-the ratio, and peak memory (CPU: growth of ru_maxrss in a fresh process per implementation; GPU:
-max_memory_allocated).
+the ratio, and peak memory (CPU: peak RSS, VmHWM, in a fresh process per implementation; GPU:
+max_memory_allocated). A second CPU table times one thread by its own CPU time, which other processes on
+the shared cores do not disturb.
 On a GPU it also reports bf16 autocast throughput at batch 64. Usage: python bench/lhc.py [--quick]
 """
-import math, resource, subprocess, sys, time
+import math, subprocess, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -59,18 +60,24 @@ def sync(dev):
     if dev == "cuda": torch.cuda.synchronize()
 
 
-def timeit(fn, x, gy, dev, amp=None, n=1):
-    t = time.perf_counter()
+def timeit(fn, x, gy, dev, amp=None, n=1, clock=time.perf_counter):
+    t = clock()
     for _ in range(n): step(fn, x, gy, amp)
     sync(dev)
-    return (time.perf_counter() - t) / n
+    return (clock() - t) / n
 
 
 def peak_cpu(name):
-    "Peak RSS (ru_maxrss) above the RSS after setup, over one fwd+bwd of each shape, in a fresh process."
+    "Peak RSS (VmHWM) above the RSS after setup, over one fwd+bwd of each shape, in a fresh process."
     r = subprocess.run([sys.executable, __file__, "--mem", name], capture_output=True, text=True)
     if r.returncode: sys.exit(f"bench/lhc.py --mem {name} failed:\n{r.stderr[-2000:]}")
     return int(r.stdout.split()[-1])
+
+
+def _status_kb(key):
+    "A /proc/self/status field in bytes (VmRSS: now, VmHWM: this process image's peak; unlike ru_maxrss,\n    VmHWM is not inherited from the parent across fork+exec)."
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith(key + ":")) * 1024
 
 
 def mem_child(name):
@@ -78,9 +85,9 @@ def mem_child(name):
     torch.set_num_threads(2)
     mods = make(8)
     k = 0 if name == "lhc" else 1
-    with open("/proc/self/statm") as f: base = int(f.read().split()[1]) * resource.getpagesize()  # current RSS
+    base = _status_kb("VmRSS")
     for mod in mods: step(mod[k], mod[2], mod[3])
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
+    print(_status_kb("VmHWM") - base)
 
 
 def peak_cuda(fn, x, gy, amp=None):
@@ -89,7 +96,7 @@ def peak_cuda(fn, x, gy, amp=None):
     return torch.cuda.max_memory_allocated() - base
 
 
-def run(bs, dev, amp=None, repeats=7, n=1, label=""):
+def run(bs, dev, amp=None, repeats=7, n=1, label="", clock=time.perf_counter, mem=True):
     mods = make(bs, device=dev)
     for m, s, x, gy in mods:  # same function: check before timing
         with torch.no_grad(), torch.autocast(dev, dtype=amp or torch.bfloat16, enabled=amp is not None):
@@ -102,7 +109,7 @@ def run(bs, dev, amp=None, repeats=7, n=1, label=""):
         for i, (m, s, x, gy) in enumerate(mods):
             for name, f in (("lhc", m), ("straight", s)):
                 x.grad = None
-                best[name][i] = min(best[name][i], timeit(f, x, gy, dev, amp, n))
+                best[name][i] = min(best[name][i], timeit(f, x, gy, dev, amp, n, clock))
     print(f"\n{label} batch {bs}, {'fp32' if amp is None else amp}, {dev}, best of {repeats}")
     print(f"{'shape (C, res, heads, emb)':28s} {'LHC ms':>9s} {'straight ms':>12s} {'ratio':>7s}")
     for i, shp in enumerate(SHAPES):
@@ -110,12 +117,13 @@ def run(bs, dev, amp=None, repeats=7, n=1, label=""):
         print(f"{str(shp):28s} {a:9.2f} {b:12.2f} {b / a:7.2f}x")
     ta, tb = sum(best["lhc"]), sum(best["straight"])
     print(f"all five modules: LHC {bs / ta:.1f} img/s, straightforward {bs / tb:.1f} img/s, ratio {tb / ta:.2f}x")
+    if not mem: return tb / ta
     if dev == "cuda":
         peaks = {name: max(peak_cuda(mod[k], mod[2], mod[3], amp) for mod in mods) for name, k in (("lhc", 0), ("straight", 1))}
         what = "peak CUDA memory of one module's fwd+bwd (largest of the five)"
     else:
         peaks = {name: peak_cpu(name) for name in ("lhc", "straight")}
-        what = "peak RSS growth over the five modules' fwd+bwd (fresh process each)"
+        what = "peak RSS above setup over the five modules' fwd+bwd (fresh process each)"
     print(f"{what}: LHC {peaks['lhc'] / 2**20:.1f} MiB, straightforward {peaks['straight'] / 2**20:.1f} MiB")
     return tb / ta
 
@@ -124,7 +132,12 @@ if __name__ == "__main__":
     if "--mem" in sys.argv: mem_child(sys.argv[sys.argv.index("--mem") + 1]); sys.exit()
     torch.set_num_threads(2)
     quick = "--quick" in sys.argv
-    run(8, "cpu", repeats=3 if quick else 7, label="CPU")
+    run(8, "cpu", repeats=3 if quick else 7, label="CPU, 2 threads, wall clock:")
+    # The 2 cores are often shared: CPU time of one thread is blind to other processes, so its ratio is the steadier one.
+    torch.set_num_threads(1)
+    run(8, "cpu", repeats=3 if quick else 7, label="CPU, 1 thread, thread CPU time (insensitive to load):",
+        clock=time.thread_time, mem=False)
+    torch.set_num_threads(2)
     if torch.cuda.is_available():
         run(8, "cuda", repeats=10, n=5, label="GPU")
         run(64, "cuda", amp=torch.bfloat16, repeats=10, n=5, label="GPU")
