@@ -56,13 +56,31 @@ class Server:
 
     def tail(self, n=3000): return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
 
-    def stop(self):
-        if self.proc.poll() is None:
-            try: os.killpg(self.proc.pid, signal.SIGTERM)          # the group of the process we started
+    def descendants(self):
+        "PIDs of the processes our server started (kernels run in sessions of their own, so not in its group)."
+        kids = {}
+        for st in Path("/proc").glob("[0-9]*/stat"):
+            try: pid, ppid = int(st.parent.name), int(st.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError): continue
+            kids.setdefault(ppid, []).append(pid)
+        out, todo = [], [self.proc.pid]
+        while todo:
+            p = todo.pop(); out.append(p); todo += kids.get(p, [])
+        return out
+
+    def stop(self, grace=8):
+        "SIGTERM our server and every process it started, by PID; SIGKILL what is left after `grace` seconds."
+        if self.proc.poll() is not None: return
+        pids = self.descendants()
+        for pid in reversed(pids):                               # kernels first, then the server
+            try: os.kill(pid, signal.SIGTERM)
             except ProcessLookupError: pass
-            try: self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL); self.proc.wait(5)
+        t0 = time.time()
+        while time.time() - t0 < grace and self.proc.poll() is None: time.sleep(0.1)
+        for pid in pids:
+            try: os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError: pass
+        self.proc.wait(5)
 
 
 def kernel_env(tmp):
