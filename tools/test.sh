@@ -28,7 +28,8 @@ fi
 done_step
 
 step "3/5 nbdev-test (cells flagged slow/cuda skipped)"
-$BIN/nbdev-test --n-workers 2 --timing
+# two notebooks at a time, one torch thread each: oversubscribed threads make small models many times slower
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $BIN/nbdev-test --n-workers 2 --timing
 done_step
 
 step "4/5 pytest tests/ (browser tests in step 5)"
