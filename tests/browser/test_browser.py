@@ -21,11 +21,14 @@ def _move_slider(page, shot):
     img = page.locator(IMG).first
     before = img.get_attribute("src")
     page.locator(".lhc-explorer").first.screenshot(path=str(SHOTS / f"{shot}-before.png"))
+    info = "() => [...document.querySelectorAll('.lhc-explorer .widget-html')].map(e => e.innerText).find(t => /drawn in/.test(t)) || ''"
+    old_info = page.evaluate(info)
     handle = page.locator(".lhc-explorer .widget-slider .noUi-handle").first
     handle.focus(); handle.press("ArrowRight")
     page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
                            arg=[IMG, before], timeout=30_000)
-    page.wait_for_function("() => /drawn in/.test(document.querySelector('.lhc-explorer').innerText)")
+    # the status line is the last thing a redraw updates: once it changed, every panel shows the new image
+    page.wait_for_function(f"([old]) => {{ const t = ({info})(); return t && t !== old; }}", arg=[old_info], timeout=30_000)
     after = page.locator(IMG).first.get_attribute("src")
     page.locator(".lhc-explorer").first.screenshot(path=str(SHOTS / f"{shot}.png"))
     return before, after
