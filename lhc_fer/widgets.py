@@ -498,7 +498,7 @@ def _stop(*_): raise KeyboardInterrupt
 
 def cli_explore(weights:str=None, # model.safetensors of a trained run (default: a small LHC-Net trained briefly on synthetic faces)
                 port:int=0, # port on 127.0.0.1 (0: a free one)
-                no_browser:bool=True, # don't open a web browser; open the printed address yourself
+                browser:bool=False, # also open the app in a web browser (default: print its address only)
                ):
     "Serve the attention explorer as a standalone Voilà app on 127.0.0.1."
     if weights and not Path(weights).is_file():
@@ -510,7 +510,7 @@ def cli_explore(weights:str=None, # model.safetensors of a trained run (default:
     env = {**os.environ, "TMPDIR": str(d), "JUPYTER_RUNTIME_DIR": str(d / "runtime")}
     if weights: env["LHC_FER_WEIGHTS"] = str(Path(weights).resolve())
     cmd = [sys.executable, "-m", "voila", str(nb), f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
-           "--show_tracebacks=True"] + (["--no-browser"] if no_browser else [])
+           "--show_tracebacks=True"] + ([] if browser else ["--no-browser"])
     print(f"lhc-fer explore: serving http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
     old = signal.signal(signal.SIGTERM, _stop) if hasattr(signal, "SIGTERM") else None
     p = subprocess.Popen(cmd, env=env, cwd=d)
