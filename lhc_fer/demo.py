@@ -57,7 +57,7 @@ def demo(out_dir="outputs/demo", # the demo's folder (replaced only with force)
     write_fer2013_csv(faces, csv)
     data = load_fer(csv)
     say(f"data: {len(data)} synthetic faces written to {csv} and read back with the FER2013 reader")
-    train_fast(data, out/"run", cfg)
+    train_fast(data, out/"run", cfg, checkpoint=False)  # no per-epoch resume checkpoints (hundreds of MB each)
     model = load_model(out/"run"/"model.safetensors").eval()
     m = evaluate(model, data, split="test", out_dir=out)  # metrics.json, confusion.png
     save_png(plot_history(out/"run"/"fast"/"history.csv", title="demo: fast recipe"), out/"curves.png")
