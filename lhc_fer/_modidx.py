@@ -324,7 +324,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'lhc_fer.train.last_checkpoint': ('train.html#last_checkpoint', 'lhc_fer/train.py'),
                                'lhc_fer.train.lhc_learner': ('train.html#lhc_learner', 'lhc_fer/train.py'),
                                'lhc_fer.train.load_checkpoint': ('train.html#load_checkpoint', 'lhc_fer/train.py'),
-                               'lhc_fer.train.read_weights': ('train.html#read_weights', 'lhc_fer/train.py'),
                                'lhc_fer.train.run_device': ('train.html#run_device', 'lhc_fer/train.py'),
                                'lhc_fer.train.run_stage': ('train.html#run_stage', 'lhc_fer/train.py'),
                                'lhc_fer.train.save_checkpoint': ('train.html#save_checkpoint', 'lhc_fer/train.py'),

@@ -28,15 +28,15 @@ from fastai.metrics import accuracy, F1Score, AccumMetric
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import rank_distrib, num_distrib, get_model, distrib_barrier
 from .core import Config, LhcFerError, atomic_path, prepare_out_dir, seed_everything, default_device, EMOTIONS
-from .models import model_from_config, save_model, load_model, lhc_from_host, controller_only, ARCHS
+from .models import model_from_config, save_model, load_model, lhc_from_host, controller_only, ARCHS, read_state
 from .data import load_fer, fer_dls
 
 # %% auto #0
 __all__ = ['PAPER_ADAM', 'PAPER_SGD', 'PAPER_STAGES', 'OPTIMIZERS', 'FAST_RECIPE', 'FAST_WD', 'FAST_BN_MOMENTUM', 'FerLoss',
-           'HardTargets', 'fer_metrics', 'read_weights', 'save_weights', 'SaveBest', 'HistoryCSV', 'lhc_learner',
-           'save_checkpoint', 'load_checkpoint', 'last_checkpoint', 'EpochCheckpoint', 'ResumeFrom', 'run_device',
-           'distrib', 'fit_resumable', 'Stage', 'stages_table', 'run_stage', 'train_paper', 'set_bn_momentum',
-           'fast_config', 'train_fast', 'torchrun_cmd', 'cli_train']
+           'HardTargets', 'fer_metrics', 'save_weights', 'SaveBest', 'HistoryCSV', 'lhc_learner', 'save_checkpoint',
+           'load_checkpoint', 'last_checkpoint', 'EpochCheckpoint', 'ResumeFrom', 'run_device', 'distrib',
+           'fit_resumable', 'Stage', 'stages_table', 'run_stage', 'train_paper', 'set_bn_momentum', 'fast_config',
+           'train_fast', 'torchrun_cmd', 'cli_train']
 
 # %% ../nbs/04_train.ipynb #9456673d
 class FerLoss(nn.Module):
@@ -72,10 +72,6 @@ def fer_metrics() -> list:
 # %% ../nbs/04_train.ipynb #53487ac2
 def _cpu_state(model): return {k: v.detach().to("cpu", copy=True) for k, v in get_model(model).state_dict().items()}
 
-def read_weights(path) -> dict:
-    "The tensors of a safetensors file (a `save_model` checkpoint), on the CPU."
-    with safe_open(str(path), framework="pt") as f: return {k: f.get_tensor(k) for k in f.keys()}
-
 def save_weights(model, path, classes=None):
     "`save_model` for lhc_fer architectures; a plain safetensors state dict for any other module."
     if getattr(model, "arch", None) in ARCHS: return save_model(model, path, classes=classes)
@@ -110,7 +106,7 @@ class SaveBest(TrackerCallback):
         "Load the best epoch's weights (from memory, or from `path` when this fit resumed and found nothing better)."
         if not self._trained: self.best, self.best_epoch, self.state = self._prev; return
         st = self.state
-        if st is None and self.path is not None and self.path.exists(): st = read_weights(self.path)
+        if st is None and self.path is not None and self.path.exists(): st = read_state(self.path)
         if st is not None: get_model(self.model).load_state_dict(st)
 
 # %% ../nbs/04_train.ipynb #407764c2
