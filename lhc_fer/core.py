@@ -38,6 +38,7 @@ class Config:
     norm_c: float = _f(1.0, 'score divisor is emb**(norm_c + p), p in (0, 1)', _rng(0.0, 2.0, 0.05))
     controller: tuple = _f((0.0, 0.0, 0.0, -1.0, -0.5), 'initial controller scalars w (gain 1 + tanh w)', _rng(-3.0, 3.0, 0.1))
     img_size: int = _f(224, 'model input size; 48 px faces are upscaled on the device', _rng(32, 224, 16))
+    width: float = _f(1.0, 'host width multiplier: filters 64-512 and dense 4096-1024 times this', _rng(0.125, 1.0, 0.125))
     n_classes: int = _f(7, 'number of expression classes', _rng(2, 10, 1))
     # training
     lr: float = _f(1e-4, 'learning rate', _rng(1e-5, 1e-1, None, log=True))

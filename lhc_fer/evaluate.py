@@ -17,9 +17,9 @@ from .core import EMOTIONS, LhcFerError, atomic_path
 # %% auto #0
 __all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'FACE_SIZE', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views',
            'input_size', 'tta_views', 'tta_predict', 'classification_metrics', 'plot_confusion', 'save_png',
-           'read_history', 'plot_history', 'get_preds', 'evaluate', 'interpret', 'to_gray', 'detect_faces', 'crop_face',
-           'whole_face', 'read_image', 'face_input', 'predict', 'predict_faces', 'export_onnx', 'onnx_max_error',
-           'resolve_weights', 'cli_eval', 'cli_predict', 'cli_export']
+           'read_history', 'run_histories', 'plot_history', 'get_preds', 'evaluate', 'interpret', 'to_gray',
+           'detect_faces', 'crop_face', 'whole_face', 'read_image', 'face_input', 'predict', 'predict_faces',
+           'export_onnx', 'onnx_max_error', 'resolve_weights', 'cli_eval', 'cli_predict', 'cli_export']
 
 # %% ../nbs/05_evaluate.ipynb #d89e2f94
 REF_SIZE = 224     # the original's input side: view shifts are pixels at this size
@@ -212,12 +212,25 @@ def read_history(history_csv # a fastai CSVLogger file (epoch, train_loss, valid
     if df.empty: raise LhcFerError(f"{p}: no epochs recorded")
     return df
 
-def plot_history(history_csv, # a fastai CSVLogger file
+def run_histories(src # a history.csv, or a run folder with <stage>/history.csv
+                 ) -> dict:
+    "{stage: history} of a run folder, in training order (its metrics.json's stages, else folder names)."
+    p = Path(src)
+    if p.is_file(): return {p.parent.name: read_history(p)}
+    if not p.is_dir(): raise LhcFerError(f"{p}: no such history file or run folder")
+    order = sorted(d.name for d in p.iterdir() if (d/"history.csv").is_file())
+    if (p/"metrics.json").is_file():
+        order = sorted(order, key=list(jsonlib.loads((p/"metrics.json").read_text()).get("stages", order)).index)
+    if not order: raise LhcFerError(f"{p}: no stage histories (expected {p}/<stage>/history.csv)")
+    return {s: read_history(p/s/"history.csv") for s in order}
+
+def plot_history(src, # a fastai CSVLogger file, or a run folder (its stages drawn one after another)
                  title:str|None=None # figure title
                 ):
-    "Training curves: losses on the left, metrics on the right, against epochs in order."
-    import matplotlib.pyplot as plt
-    df = read_history(history_csv); step = np.arange(1, len(df) + 1)
+    "Training curves: losses on the left, metrics on the right, against epochs in order; stages marked."
+    import matplotlib.pyplot as plt, pandas as pd
+    hs = run_histories(src)
+    df = pd.concat(list(hs.values()), ignore_index=True); step = np.arange(1, len(df) + 1)
     losses = [c for c in df.columns if c.endswith("loss")]
     mets = [c for c in df.columns if c not in losses and c != "epoch" and df[c].notna().any()]
     fig, axs = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -226,6 +239,12 @@ def plot_history(history_csv, # a fastai CSVLogger file
     for a, t in zip(axs, ("loss", "metric")):
         a.set_xlabel("epoch"); a.set_ylabel(t); a.grid(alpha=0.3)
         if a.lines: a.legend()
+        if len(hs) > 1:
+            start = 0
+            for s, h in hs.items():
+                if start: a.axvline(start + 0.5, color="gray", ls="--", lw=0.8)
+                a.text(start + 0.6, 1.0, s, transform=a.get_xaxis_transform(), va="top", fontsize=8, color="gray")
+                start += len(h)
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -17,7 +17,7 @@ from .lhc import LHC, valid_heads
 
 # %% auto #0
 __all__ = ['BN_EPS', 'BN_MOMENTUM', 'STAGES', 'PLACES', 'PAPER_HEADS', 'PAPER_EMB', 'ARCHS', 'lhc_resnet34', 'InputAdapter', 'bn',
-           'ShiftBN', 'PreActUnit', 'ResNet34v2', 'resnet34v2', 'lhc_places', 'resolve_heads', 'LhcAfter',
+           'ShiftBN', 'PreActUnit', 'widths', 'ResNet34v2', 'resnet34v2', 'lhc_places', 'resolve_heads', 'LhcAfter',
            'lhc_modules', 'LhcNet', 'lhc_net', 'add_controller', 'freeze_bn', 'controller_only', 'lhc_from_host',
            'read_state', 'load_weights', 'save_model', 'load_model', 'model_from_config', 'feature_shapes', 'add_lhc',
            'ModelReport', 'model_report']
@@ -83,6 +83,13 @@ class PreActUnit(nn.Module):
 # %% ../nbs/02_models.ipynb #5c134bbb
 STAGES = ((3, 64), (4, 128), (6, 256), (3, 512))  # (units, filters) of ResNet34's four stages
 
+def widths(width:float=1.0) -> dict: # multiplier of the paper's sizes
+    "Channel and dense sizes of a host `width` times as wide as the paper's: stem, stage1-4, fc1, fc2."
+    if not isinstance(width, (int, float)) or not 0 < width <= 4:
+        raise LhcFerError(f"width={width!r}: expected a number in (0, 4] (1 is the paper's host)")
+    w = lambda c: max(1, round(c * width))
+    return dict(stem=w(64), **{f"stage{s}": w(f) for s, (_, f) in enumerate(STAGES, 1)}, fc1=w(4096), fc2=w(1024))
+
 def _keras_init(model):
     "He-uniform convs, Glorot-uniform dense layers with zero bias, fresh BatchNorms: as Keras initialises them."
     for m in model.modules():
@@ -94,73 +101,81 @@ class ResNet34v2(nn.Module):
     "The paper's host: pre-activation ResNet34 (classification-models Keras layout) with the original's dense head."
     arch = "resnet34v2"
     def __init__(self, n_classes:int=7, # number of output logits
-                 img_size:int=224 # the input adapter resizes every input to img_size × img_size
+                 img_size:int=224, # the input adapter resizes every input to img_size × img_size
+                 width:float=1.0 # multiplier of every conv's filters and the dense head's sizes (1: the paper's)
                 ):
         super().__init__()
-        self.n_classes, self.img_size, self.classes = int(n_classes), int(img_size), None
+        self.n_classes, self.img_size, self.width, self.classes = int(n_classes), int(img_size), float(width), None
+        self.filters = widths(width)
         with torch.device("meta"): self._build()                         # no memory, no default init...
         self.to_empty(device="cpu"); _keras_init(self)                   # ...then one Keras-style init
 
     def _build(self):
         img_size = self.img_size
         self.adapter = InputAdapter(img_size)
-        self.stem = nn.Sequential(OrderedDict(bn_data=ShiftBN(3), conv0=nn.Conv2d(3, 64, 7, 2, 3, bias=False),
-                                              bn0=bn(64), relu0=nn.ReLU(), pool0=nn.MaxPool2d(3, 2, 1)))
-        cin = 64
-        for s, (n, f) in enumerate(STAGES, 1):
+        fs = self.filters
+        self.stem = nn.Sequential(OrderedDict(bn_data=ShiftBN(3), conv0=nn.Conv2d(3, fs["stem"], 7, 2, 3, bias=False),
+                                              bn0=bn(fs["stem"]), relu0=nn.ReLU(), pool0=nn.MaxPool2d(3, 2, 1)))
+        cin = fs["stem"]
+        for s, (n, _) in enumerate(STAGES, 1):
+            f = fs[f"stage{s}"]
             units = OrderedDict((f"unit{u}", PreActUnit(cin if u == 1 else f, f, 2 if (u == 1 and s > 1) else 1, u == 1))
                                 for u in range(1, n + 1))
             setattr(self, f"stage{s}", nn.Sequential(units)); cin = f
-        self.bn1, self.relu1 = bn(512), nn.ReLU()
-        self.fc1, self.relu_fc1, self.drop1 = nn.Linear(512, 4096), nn.ReLU(), nn.Dropout(0.4)
-        self.fc2, self.relu_fc2, self.drop2 = nn.Linear(4096, 1024), nn.ReLU(), nn.Dropout(0.4)
-        self.fc = nn.Linear(1024, self.n_classes)
-        self.num_features, self.head_hidden_size, self.num_classes = 512, 1024, self.n_classes
+        self.bn1, self.relu1 = bn(cin), nn.ReLU()
+        self.fc1, self.relu_fc1, self.drop1 = nn.Linear(cin, fs["fc1"]), nn.ReLU(), nn.Dropout(0.4)
+        self.fc2, self.relu_fc2, self.drop2 = nn.Linear(fs["fc1"], fs["fc2"]), nn.ReLU(), nn.Dropout(0.4)
+        self.fc = nn.Linear(fs["fc2"], self.n_classes)
+        self.num_features, self.head_hidden_size, self.num_classes = cin, fs["fc2"], self.n_classes
         self.pretrained_cfg = dict(architecture=self.arch, input_size=(3, img_size, img_size), interpolation="bilinear",
                                    mean=(0., 0., 0.), std=(1 / 255,) * 3, crop_pct=1.0, num_classes=self.n_classes,
                                    first_conv="stem.conv0", classifier="fc")  # timm: 0-1 tensors become 0-255
         self.default_cfg = self.pretrained_cfg
 
     @property
-    def arch_args(self): return dict(n_classes=self.n_classes, img_size=self.img_size)
+    def arch_args(self): return dict(n_classes=self.n_classes, img_size=self.img_size, width=self.width)
 
     def forward_features(self, x): # (B, 1|3, H, W) pixels in 0-255
-        "Backbone: adapter, stem, four stages, final BN-ReLU → (B, 512, h, w)."
+        "Backbone: adapter, stem, four stages, final BN-ReLU → (B, num_features, h, w)."
         x = self.stem(self.adapter(x))
         x = self.stage4(self.stage3(self.stage2(self.stage1(x))))
         return self.relu1(self.bn1(x))
 
-    def forward_head(self, x, pre_logits:bool=False): # x (B, 512, h, w)
-        "Global average pool and the dense head → logits (B, n_classes), or the 1024 features with `pre_logits`."
-        x = x.mean((2, 3))                                                # (B, 512)
-        x = self.drop2(self.relu_fc2(self.fc2(self.drop1(self.relu_fc1(self.fc1(x))))))  # (B, 1024)
+    def forward_head(self, x, pre_logits:bool=False): # x (B, num_features, h, w)
+        "Global average pool and the dense head → logits (B, n_classes), or the fc2 features with `pre_logits`."
+        x = x.mean((2, 3))                                                # (B, num_features)
+        x = self.drop2(self.relu_fc2(self.fc2(self.drop1(self.relu_fc1(self.fc1(x))))))  # (B, head_hidden_size)
         return x if pre_logits else self.fc(x)
 
     def forward(self, x): return self.forward_head(self.forward_features(x))
 
     def get_classifier(self): return self.fc
     def reset_classifier(self, num_classes:int, global_pool=None):
-        self.fc = nn.Linear(1024, num_classes).to(self.fc1.weight.device)
+        self.fc = nn.Linear(self.head_hidden_size, num_classes).to(self.fc1.weight.device)
         nn.init.xavier_uniform_(self.fc.weight); nn.init.zeros_(self.fc.bias)
         self.n_classes = self.num_classes = num_classes
 
 # %% ../nbs/02_models.ipynb #8217ce62
 def resnet34v2(n_classes:int=7, # number of output logits
-               img_size:int=224 # inputs of any size are resized to img_size on the device
+               img_size:int=224, # inputs of any size are resized to img_size on the device
+               width:float=1.0 # multiplier of the filters (64-512) and dense sizes (4096, 1024); 1 is the paper's
               ) -> ResNet34v2:
     "The paper's host network: a pre-activation ResNet34 with a 4096-1024 dense head, returning logits."
-    return ResNet34v2(n_classes, img_size)
+    return ResNet34v2(n_classes, img_size, width)
 
 # %% ../nbs/02_models.ipynb #cd5d89ff
 PLACES = ("stem", "stage1", "stage2", "stage3", "stage4")
 PAPER_HEADS, PAPER_EMB = (8, 8, 7, 7, 1), (196, 196, 56, 14, 25)
 
-def lhc_places(img_size:int=224) -> OrderedDict: # input side of the host
+def lhc_places(img_size:int=224, # input side of the host
+               width:float=1.0 # the host's width multiplier
+              ) -> OrderedDict:
     "The five LHC places of LHC-Net → (C, H, W) of the feature map there."
+    fs = widths(width)
     s = math.ceil(math.ceil(img_size / 2) / 2)                            # conv0 and pool0 halve (ceil)
-    out = OrderedDict(stem=(64, s, s), stage1=(64, s, s))
-    for name, c in (("stage2", 128), ("stage3", 256), ("stage4", 512)):
-        s = math.ceil(s / 2); out[name] = (c, s, s)
+    out = OrderedDict(stem=(fs["stem"], s, s), stage1=(fs["stage1"], s, s))
+    for name in ("stage2", "stage3", "stage4"):
+        s = math.ceil(s / 2); out[name] = (fs[name], s, s)
     return out
 
 # %% ../nbs/02_models.ipynb #e34d67b7
@@ -247,11 +262,12 @@ class LhcNet(ResNet34v2):
                  pool_size=3, # query/key pooling window (int or 5 ints)
                  kernel_size=3, # value conv kernel (int or 5 ints)
                  norm_c=1.0, # score divisor emb**(norm_c + p) (float or 5 floats)
-                 controller=None # None, or initial controller scalars w (float or 5 floats)
+                 controller=None, # None, or initial controller scalars w (float or 5 floats)
+                 width:float=1.0 # the host's width multiplier
                 ):
-        places = lhc_places(img_size)
+        places = lhc_places(img_size, width)
         heads = resolve_heads(places, heads)                              # fails fast, before building
-        super().__init__(n_classes, img_size)
+        super().__init__(n_classes, img_size, width)
         _insert_lhc(self, places, heads, emb, pool_size=pool_size, kernel_size=kernel_size, norm_c=norm_c,
                     controller=controller)
         ls = list(lhc_modules(self).values())
@@ -273,10 +289,11 @@ def lhc_net(n_classes:int=7, # number of output logits
             kernel_size=3, # value conv kernel
             norm_c=1.0, # score divisor is emb**(norm_c + p)
             controller=None, # None, or initial controller scalars w, e.g. (0, 0, 0, -1, -0.5)
-            host_weights=None # path of a trained resnet34v2 checkpoint (.safetensors/.pt/.pth) for backbone and head
+            host_weights=None, # path of a trained resnet34v2 checkpoint (.safetensors/.pt/.pth) for backbone and head
+            width:float=1.0 # the host's width multiplier (1: the paper's 64-512 filters)
            ) -> LhcNet:
     "The paper's LHC-Net: `resnet34v2` with five LHC modules on the residual stream; returns logits."
-    m = LhcNet(n_classes, img_size, heads, emb, pool_size, kernel_size, norm_c, controller)
+    m = LhcNet(n_classes, img_size, heads, emb, pool_size, kernel_size, norm_c, controller, width)
     if host_weights is not None: load_weights(m, host_weights, host_only=True)
     return m
 
@@ -326,10 +343,10 @@ def lhc_from_host(host:ResNet34v2, # a trained resnet34v2
     host = _unwrap(host)
     if not isinstance(host, ResNet34v2) or lhc_modules(host):
         raise LhcFerError(f"lhc_from_host: expected a resnet34v2 host without LHC modules, got {type(host).__name__}")
-    bad = {"n_classes", "img_size", "host_weights"} & set(lhc_kw)
+    bad = {"n_classes", "img_size", "host_weights", "width"} & set(lhc_kw)
     if bad: raise LhcFerError(f"lhc_from_host: {sorted(bad)} come from the host; pass only LHC arguments")
     p = next(host.parameters())
-    m = lhc_net(host.n_classes, host.img_size, **lhc_kw).to(p.device)
+    m = lhc_net(host.n_classes, host.img_size, width=host.width, **lhc_kw).to(p.device)
     load_weights(m, host.state_dict(), host_only=True)
     m.classes = host.classes
     return m
@@ -449,10 +466,10 @@ def model_from_config(cfg:Config, # hyperparameters (heads, emb, pool_size, kern
                       host_weights=None # lhc_net only: a trained host checkpoint for backbone and head
                      ) -> nn.Module:
     "Build `arch` from a `Config`."
-    if arch == "resnet34v2": return resnet34v2(cfg.n_classes, cfg.img_size)
+    if arch == "resnet34v2": return resnet34v2(cfg.n_classes, cfg.img_size, cfg.width)
     if arch != "lhc_net": raise LhcFerError(f"model_from_config: unknown arch {arch!r}; expected 'lhc_net' or 'resnet34v2'")
     return lhc_net(cfg.n_classes, cfg.img_size, cfg.heads, cfg.emb, cfg.pool_size, cfg.kernel_size, cfg.norm_c,
-                   cfg.controller if controller else None, host_weights)
+                   cfg.controller if controller else None, host_weights, cfg.width)
 
 # %% ../nbs/02_models.ipynb #981dd9c4
 def feature_shapes(model:nn.Module, # any module taking (B, 3, img_size, img_size)

@@ -32,11 +32,11 @@ from .models import model_from_config, save_model, load_model, lhc_from_host, co
 from .data import load_fer, fer_dls
 
 # %% auto #0
-__all__ = ['PAPER_ADAM', 'PAPER_SGD', 'PAPER_STAGES', 'OPTIMIZERS', 'FAST_RECIPE', 'FAST_WD', 'FAST_BN_MOMENTUM', 'FerLoss',
-           'HardTargets', 'fer_metrics', 'save_weights', 'SaveBest', 'HistoryCSV', 'lhc_learner', 'save_checkpoint',
-           'load_checkpoint', 'last_checkpoint', 'EpochCheckpoint', 'ResumeFrom', 'run_device', 'distrib',
-           'fit_resumable', 'Stage', 'stages_table', 'run_stage', 'train_paper', 'set_bn_momentum', 'fast_config',
-           'train_fast', 'torchrun_cmd', 'cli_train']
+__all__ = ['PAPER_ADAM', 'PAPER_SGD', 'PAPER_STAGES', 'OPTIMIZERS', 'FAST_RECIPE', 'FAST_WD', 'FAST_BN_MOMENTUM', 'FAST_LHC',
+           'FerLoss', 'HardTargets', 'fer_metrics', 'save_weights', 'SaveBest', 'HistoryCSV', 'lhc_learner',
+           'save_checkpoint', 'load_checkpoint', 'last_checkpoint', 'EpochCheckpoint', 'ResumeFrom', 'run_device',
+           'distrib', 'fit_resumable', 'Stage', 'stages_table', 'run_stage', 'train_paper', 'set_bn_momentum',
+           'fast_config', 'fast_stages', 'train_fast', 'torchrun_cmd', 'cli_train']
 
 # %% ../nbs/04_train.ipynb #9456673d
 class FerLoss(nn.Module):
@@ -152,7 +152,7 @@ def lhc_learner(dls, # fastai DataLoaders of (B, 1|3, H, W) pixels in 0-255 and 
     lkw = {k: v for k, v in overrides.items() if k in lkeys}
     if model is None: model = model_from_config(cfg)
     if classes is None: classes = EMOTIONS if cfg.n_classes == len(EMOTIONS) else tuple(str(i) for i in range(cfg.n_classes))
-    out = Path(out_dir) if out_dir is not None else None
+    out = Path(out_dir).absolute() if out_dir is not None else None  # fastai joins a relative fname to learn.path
     cbs = [SaveBest("accuracy", out/"model.safetensors" if out else None, classes)]
     if early_stop: cbs.append(EarlyStoppingCallback(monitor="accuracy", comp=np.greater, patience=cfg.patience))
     if out is not None: cbs.append(HistoryCSV(out/"history.csv"))
@@ -466,6 +466,7 @@ def train_paper(data, # `FerData` or a dataset path (`load_fer`), with train/val
 FAST_RECIPE = dict(lr=1e-3, label_smoothing=0.1, aug="strong", epochs=30)  # recipe values for fields left at the paper's default
 FAST_WD = 0.01  # decoupled weight decay (AdamW)
 FAST_BN_MOMENTUM = 0.1  # PyTorch's default; the paper's models use Keras' 0.99 (PyTorch 0.01), too slow for short runs
+FAST_LHC = dict(epochs=0.3, lr=0.3)  # the lhc stage: these fractions of the host stage's epochs and learning rate
 OPTIMIZERS["adamw"] = partial(Adam, mom=0.9, sqr_mom=0.99, eps=1e-5, wd=FAST_WD)
 
 def set_bn_momentum(model, momentum:float=FAST_BN_MOMENTUM): # model to change in place; PyTorch momentum (1 - Keras')
@@ -480,33 +481,54 @@ def fast_config(cfg:Config=None) -> Config: # a Config whose paper-default field
     return cfg.replace(**{k: v for k, v in FAST_RECIPE.items() if getattr(cfg, k) == getattr(d, k)})
 
 # %% ../nbs/04_train.ipynb #b822c6be
+def fast_stages(cfg:Config, # the run's Config (after `fast_config`)
+                n_epoch:int, # epochs of the first stage
+                arch:str="lhc_net", # "lhc_net" (host, then lhc) or "resnet34v2" (host only)
+                model=None # a given model: one stage "fast" that trains it
+               ) -> list:
+    "The fast recipe's stages and their epochs: [(Stage, epochs), ...]."
+    how = f"(one-cycle AdamW, label smoothing {cfg.label_smoothing})"
+    st = lambda name, trained, lr: Stage(name, f"{trained} {how}", "adamw", lr, cfg.bs, cfg.patience, cfg.aug)
+    if model is not None: return [(st("fast", f"the given {type(get_model(model)).__name__}", cfg.lr), n_epoch)]
+    if arch not in ("lhc_net", "resnet34v2"): raise LhcFerError(f"train_fast: arch={arch!r}; expected 'lhc_net' or 'resnet34v2'")
+    plan = [(st("host", "whole resnet34v2", cfg.lr), n_epoch)]
+    if arch == "lhc_net":
+        plan.append((st("lhc", "lhc_from_host(best host), everything", cfg.lr * FAST_LHC["lr"]),
+                     max(1, round(n_epoch * FAST_LHC["epochs"]))))
+    return plan
+
+
+# %% ../nbs/04_train.ipynb #67032b73
 def train_fast(data, # `FerData` or a dataset path (`load_fer`), with train/valid(/test) splits
                out_dir, # run folder
                cfg:Config=None, # hyperparameters; fields at the paper's default take `FAST_RECIPE`'s values
                resume:bool=False, # continue the run in `out_dir`
                force:bool=False, # delete `out_dir` and start again
-               max_epochs:int=None, # cap on epochs (overrides cfg.epochs)
-               model=None, # the model to train; None: `model_from_config(cfg, arch)`
-               arch:str="lhc_net", # "lhc_net" or "resnet34v2" when `model` is None
+               max_epochs:int=None, # cap on the host stage's epochs (overrides cfg.epochs)
+               model=None, # a model to train in one stage "fast"; None: the host, then LHC-Net from it
+               arch:str="lhc_net", # "lhc_net" (stages host and lhc) or "resnet34v2" (host only) when `model` is None
                cbs=None, # extra fastai callbacks
                checkpoint:bool=True # write a resume checkpoint after every epoch
               ) -> dict:
-    "Train with one-cycle AdamW, label smoothing and strong augmentation; same outputs as `train_paper`."
+    "Train with one-cycle AdamW and label smoothing, host first, then LHC-Net from it; same outputs as `train_paper`."
     data = _as_data(data)
     out = prepare_out_dir(out_dir, resume=resume, force=force)
     cfg = _run_config(out, None if cfg is None else fast_config(cfg), resume, default=fast_config())
-    st = Stage("fast", f"whole {arch} (one-cycle AdamW, label smoothing {cfg.label_smoothing})", "adamw",
-               cfg.lr, cfg.bs, cfg.patience, cfg.aug)
-    d = out/"fast"
-    if _finished(d): res = json.loads((d/"metrics.json").read_text())
-    else:
+    res, prev = {}, None
+    for st, n in fast_stages(cfg, max_epochs or cfg.epochs, arch, model):
+        d = out/st.name
+        if _finished(d):
+            res[st.name] = json.loads((d/"metrics.json").read_text())
+            prev = load_model(d/"model.safetensors"); continue
         seed_everything(cfg.seed)
-        m = model if model is not None else model_from_config(cfg, arch=arch)
+        m = model if st.name == "fast" else model_from_config(cfg, arch="resnet34v2") if st.name == "host" else _stage_model(st, prev, cfg)
         set_bn_momentum(m, FAST_BN_MOMENTUM)
-        res = run_stage(st, m, data, d, cfg, n_epoch=max_epochs or cfg.epochs, one_cycle=True, cbs=cbs, checkpoint=checkpoint)
+        res[st.name] = run_stage(st, m, data, d, cfg, n_epoch=n, one_cycle=True, cbs=cbs, checkpoint=checkpoint)
+        prev = m
     _copy_model(d/"model.safetensors", out/"model.safetensors")
-    _write_json(dict(protocol="fast", stages={"fast": res}, final=res), out/"metrics.json")
-    return {"fast": res}
+    _write_json(dict(protocol="fast", stages=res, final=res[st.name]), out/"metrics.json")
+    return res
+
 
 # %% ../nbs/04_train.ipynb #67852827
 _CHILD = "import sys; from lhc_fer.cli import main; sys.exit(main(sys.argv[1:]))"

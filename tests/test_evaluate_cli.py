@@ -16,7 +16,7 @@ def faces(n, seed):
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    """A small-input LHC-Net (32 px, the paper's embeddings, valid head counts) whose BatchNorm statistics were gathered
+    """A small LHC-Net (32 px, a quarter-width host, the paper's embeddings, valid head counts) whose BatchNorm statistics were gathered
     on synthetic faces, so its logits have a trained model's size. (With random statistics, or tiny embeddings, an
     untrained LHC-Net is ill-conditioned: PyTorch float32 alone then differs from float64 by ~1e-4.)"""
     import warnings
@@ -24,7 +24,7 @@ def weights(tmp_path_factory):
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = lhc_net(img_size=32, heads="auto")
+        m = lhc_net(img_size=32, heads="auto", width=0.25)
     for b in m.modules():
         if isinstance(b, torch.nn.modules.batchnorm._BatchNorm): b.momentum = None; b.reset_running_stats()
     m.train()

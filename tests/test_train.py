@@ -1,6 +1,6 @@
 """Training runs end to end through `lhc-fer train` (in-process `lhc_fer.cli.main`): the paper's five stages, run
 folders that are never overwritten, resuming an interrupted stage, and same seed -> same metrics on CPU.
-Tiny settings (16 px inputs, one LHC head per module, 70 synthetic faces: one batch per epoch)."""
+Tiny settings (16 px inputs, a quarter-width host, one LHC head per module, 70 synthetic faces: one batch per epoch)."""
 import json
 from pathlib import Path
 import pandas as pd
@@ -12,8 +12,8 @@ from lhc_fer.data import synthetic_faces, write_fer2013_csv
 from lhc_fer.models import load_model, lhc_modules
 from lhc_fer.train import train_paper, PAPER_STAGES
 
-TINY = ["--img-size", "16", "--heads", "1", "1", "1", "1", "1", "--emb", "4", "4", "4", "4", "4"]
-TINY_CFG = Config(img_size=16, heads=(1, 1, 1, 1, 1), emb=(4, 4, 4, 4, 4))
+TINY = ["--img-size", "16", "--width", "0.25", "--heads", "1", "1", "1", "1", "1", "--emb", "4", "4", "4", "4", "4"]
+TINY_CFG = Config(img_size=16, width=0.25, heads=(1, 1, 1, 1, 1), emb=(4, 4, 4, 4, 4))
 
 @pytest.fixture(scope="module")
 def csv(tmp_path_factory):
@@ -49,15 +49,15 @@ def test_run_folder_never_overwritten(csv, tmp_path, capsys):
     run = tmp_path/"run"
     args = ["train", csv, "--protocol", "fast", "--out", str(run), "--epochs", "1", *TINY]
     assert main(args) == 0
-    before = (run/"fast"/"history.csv").read_text(), (run/"model.safetensors").stat().st_mtime_ns
+    before = (run/"lhc"/"history.csv").read_text(), (run/"model.safetensors").stat().st_mtime_ns
     capsys.readouterr()
     assert main(args) == 2
     assert "not empty" in capsys.readouterr().err
     assert main(args + ["--resume"]) == 0  # finished: nothing retrains, nothing is rewritten but the summary
-    assert ((run/"fast"/"history.csv").read_text(), (run/"model.safetensors").stat().st_mtime_ns)[0] == before[0]
+    assert ((run/"lhc"/"history.csv").read_text(), (run/"model.safetensors").stat().st_mtime_ns)[0] == before[0]
     (run/"note.txt").write_text("mine")
     assert main(args + ["--force"]) == 0
-    assert not (run/"note.txt").exists() and (run/"fast"/"metrics.json").exists()
+    assert not (run/"note.txt").exists() and (run/"lhc"/"metrics.json").exists()
     assert main(["train", csv, "--protocol", "fast", "--out", str(run), "--epochs", "1", "--seed", "5", "--resume"]) == 2
     assert "different Config" in capsys.readouterr().err
 
@@ -88,6 +88,6 @@ def test_same_seed_same_metrics(csv, tmp_path):
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
         assert main(["train", csv, "--protocol", "fast", "--out", str(tmp_path/name), "--epochs", "2",
                      "--seed", str(seed), *TINY]) == 0
-        runs[name] = _hist(tmp_path/name/"fast"/"history.csv")
+        runs[name] = pd.concat([_hist(tmp_path/name/s/"history.csv") for s in ("host", "lhc")])
     pd.testing.assert_frame_equal(runs["a"], runs["b"], check_exact=True)
     assert runs["a"].train_loss.tolist() != runs["c"].train_loss.tolist()
