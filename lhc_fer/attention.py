@@ -196,7 +196,8 @@ def plot_head_heatmaps(maps:AttentionMaps, # one module's captured attention
                     xticklabels=order if ticks else False, yticklabels=order if ticks else False, rasterized=True)
         b = maps.bands[h]
         ax.set_title(f"head {h} (rows {b.row_start}-{b.row_end - 1})", fontsize=9)
-        ax.set_xlabel("key channel", fontsize=8); ax.set_ylabel("query channel", fontsize=8)
+        first = ax.get_subplotspec().is_first_col()                  # one y label per row: panels sit close
+        ax.set_xlabel("key channel", fontsize=8); ax.set_ylabel("query channel" if first else "", fontsize=8)
         ax.tick_params(labelsize=6)
     fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, vmax), "magma"), ax=axs, shrink=0.8,
                  label="attention weight" + (" (99th pct. = top)" if robust else ""))
