@@ -311,6 +311,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'lhc_fer.train._loaders': ('train.html#_loaders', 'lhc_fer/train.py'),
                                'lhc_fer.train._rng_state': ('train.html#_rng_state', 'lhc_fer/train.py'),
                                'lhc_fer.train._run_config': ('train.html#_run_config', 'lhc_fer/train.py'),
+                               'lhc_fer.train._run_stages': ('train.html#_run_stages', 'lhc_fer/train.py'),
                                'lhc_fer.train._set_rng_state': ('train.html#_set_rng_state', 'lhc_fer/train.py'),
                                'lhc_fer.train._stage_metrics': ('train.html#_stage_metrics', 'lhc_fer/train.py'),
                                'lhc_fer.train._stage_model': ('train.html#_stage_model', 'lhc_fer/train.py'),

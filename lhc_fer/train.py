@@ -419,7 +419,7 @@ def _copy_model(src:Path, dst:Path):
 
 def _stage_model(stage:Stage, prev, cfg:Config):
     "The model a paper stage starts from."
-    if stage.name == "host1": return model_from_config(cfg, arch="resnet34v2")
+    if stage.name in ("host1", "host"): return model_from_config(cfg, arch="resnet34v2")
     if prev is None: raise LhcFerError(f"stage {stage.name} starts from the previous stage's model: run the earlier "
                                        f"stages first (same run folder) or pass model=")
     if stage.name == "lhc":
@@ -427,6 +427,29 @@ def _stage_model(stage:Stage, prev, cfg:Config):
                              norm_c=cfg.norm_c)
     if stage.name == "controller": return controller_only(prev, init=cfg.controller)
     return prev
+
+def _run_stages(plan, # [(Stage, max epochs), ...] in order
+                data, # `FerData`
+                out:Path, # the run folder
+                cfg:Config, # the run's Config
+                start, # (stage, previous stage's model) -> the model the stage trains
+                protocol:str, # name written in the run's metrics.json
+                prev=None, # the model before the first stage
+                **kw # more `run_stage` arguments (one_cycle, cbs, checkpoint)
+               ) -> dict:
+    "Run the stages in order (finished ones are loaded, not retrained), then write the run's model and summary."
+    res = {}
+    for st, n in plan:
+        d = out/st.name
+        if _finished(d):
+            res[st.name] = json.loads((d/"metrics.json").read_text())
+            prev = load_model(d/"model.safetensors"); continue
+        seed_everything(cfg.seed); m = start(st, prev)  # fresh weights (host, LHC modules) from the seed
+        res[st.name] = run_stage(st, m, data, d, cfg, n_epoch=n, **kw)
+        prev = m
+    _copy_model(d/"model.safetensors", out/"model.safetensors")
+    _write_json(dict(protocol=protocol, stages=res, final=res[st.name]), out/"metrics.json")
+    return res
 
 def train_paper(data, # `FerData` or a dataset path (`load_fer`), with train/valid(/test) splits
                 out_dir, # run folder
@@ -447,20 +470,9 @@ def train_paper(data, # `FerData` or a dataset path (`load_fer`), with train/val
     data = _as_data(data)
     out = prepare_out_dir(out_dir, resume=resume, force=force)
     cfg = _run_config(out, cfg, resume)
-    res, prev = {}, model
-    for st in PAPER_STAGES:
-        if st.name not in todo: continue
-        d = out/st.name
-        if _finished(d):
-            res[st.name] = json.loads((d/"metrics.json").read_text())
-            prev = load_model(d/"model.safetensors"); continue
-        seed_everything(cfg.seed); m = _stage_model(st, prev, cfg)  # fresh weights (host, LHC modules) from the seed
-        res[st.name] = run_stage(st, m, data, d, cfg, n_epoch=max_epochs or cfg.epochs, cbs=cbs, checkpoint=checkpoint)
-        prev = m
-    last = out/[s for s in names if s in todo][-1]
-    _copy_model(last/"model.safetensors", out/"model.safetensors")
-    _write_json(dict(protocol="paper", stages=res, final=res[last.name]), out/"metrics.json")
-    return res
+    plan = [(st, max_epochs or cfg.epochs) for st in PAPER_STAGES if st.name in todo]
+    return _run_stages(plan, data, out, cfg, lambda st, prev: _stage_model(st, prev, cfg), "paper", prev=model,
+                       cbs=cbs, checkpoint=checkpoint)
 
 # %% ../nbs/04_train.ipynb #5f8aea4c
 FAST_RECIPE = dict(lr=1e-3, label_smoothing=0.1, aug="strong", epochs=30)  # recipe values for fields left at the paper's default
@@ -514,20 +526,9 @@ def train_fast(data, # `FerData` or a dataset path (`load_fer`), with train/vali
     data = _as_data(data)
     out = prepare_out_dir(out_dir, resume=resume, force=force)
     cfg = _run_config(out, None if cfg is None else fast_config(cfg), resume, default=fast_config())
-    res, prev = {}, None
-    for st, n in fast_stages(cfg, max_epochs or cfg.epochs, arch, model):
-        d = out/st.name
-        if _finished(d):
-            res[st.name] = json.loads((d/"metrics.json").read_text())
-            prev = load_model(d/"model.safetensors"); continue
-        seed_everything(cfg.seed)
-        m = model if st.name == "fast" else model_from_config(cfg, arch="resnet34v2") if st.name == "host" else _stage_model(st, prev, cfg)
-        set_bn_momentum(m, FAST_BN_MOMENTUM)
-        res[st.name] = run_stage(st, m, data, d, cfg, n_epoch=n, one_cycle=True, cbs=cbs, checkpoint=checkpoint)
-        prev = m
-    _copy_model(d/"model.safetensors", out/"model.safetensors")
-    _write_json(dict(protocol="fast", stages=res, final=res[st.name]), out/"metrics.json")
-    return res
+    start = lambda st, prev: set_bn_momentum(model if st.name == "fast" else _stage_model(st, prev, cfg))
+    return _run_stages(fast_stages(cfg, max_epochs or cfg.epochs, arch, model), data, out, cfg, start, "fast",
+                       one_cycle=True, cbs=cbs, checkpoint=checkpoint)
 
 
 # %% ../nbs/04_train.ipynb #67852827
