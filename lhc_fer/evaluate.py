@@ -219,8 +219,9 @@ def run_histories(src # a history.csv, or a run folder with <stage>/history.csv
     if p.is_file(): return {p.parent.name: read_history(p)}
     if not p.is_dir(): raise LhcFerError(f"{p}: no such history file or run folder")
     order = sorted(d.name for d in p.iterdir() if (d/"history.csv").is_file())
-    if (p/"metrics.json").is_file():
-        order = sorted(order, key=list(jsonlib.loads((p/"metrics.json").read_text()).get("stages", order)).index)
+    if (p/"metrics.json").is_file():                                 # stages not listed yet (a stage in progress) go last
+        done = list(jsonlib.loads((p/"metrics.json").read_text()).get("stages", []))
+        order = sorted(order, key=lambda s: (done.index(s) if s in done else len(done), s))
     if not order: raise LhcFerError(f"{p}: no stage histories (expected {p}/<stage>/history.csv)")
     return {s: read_history(p/s/"history.csv") for s in order}
 
