@@ -29,6 +29,7 @@ from fastai.optimizer import Adam, SGD
 from fastai.torch_core import rank_distrib, num_distrib, get_model, distrib_barrier
 from .core import Config, LhcFerError, atomic_path, prepare_out_dir, seed_everything, default_device, EMOTIONS
 from .models import model_from_config, save_model, load_model, lhc_from_host, controller_only, ARCHS, read_state
+from .models import lhc_places, resolve_heads
 from .data import load_fer, fer_dls
 
 # %% auto #0
@@ -438,6 +439,7 @@ def _run_stages(plan, # [(Stage, max epochs), ...] in order
                 **kw # more `run_stage` arguments (one_cycle, cbs, checkpoint)
                ) -> dict:
     "Run the stages in order (finished ones are loaded, not retrained), then write the run's model and summary."
+    if any(st.name == "lhc" for st, _ in plan): resolve_heads(lhc_places(cfg.img_size, cfg.width), cfg.heads)  # fail before training
     res = {}
     for st, n in plan:
         d = out/st.name
