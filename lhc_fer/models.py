@@ -206,8 +206,9 @@ def resolve_heads(places:dict, # place name → (C, H, W)
     if bad:
         rows = "; ".join(f"{nm} ({places[nm][1]}x{places[nm][2]}, heads={h}{'' if (places[nm][1]*places[nm][2]) % h == 0 else ' INVALID'}): "
                          f"valid {valid_heads(*places[nm][1:])}" for nm, h in zip(names, out))
+        near = tuple(min(valid_heads(*places[nm][1:]), key=lambda v: (abs(v - h), v)) for nm, h in zip(names, out))
         raise LhcFerError(f"heads {tuple(want)} do not all divide H*W of their LHC places. Per place: {rows}. "
-                          f"Pass valid counts or heads='auto'.")
+                          f"Nearest valid counts: {near} (CLI: --heads {' '.join(map(str, near))}; Python: heads='auto').")
     if moved: warnings.warn("heads='auto' changed: " + "; ".join(moved))
     return tuple(out)
 
