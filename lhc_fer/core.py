@@ -40,6 +40,8 @@ class Config:
     img_size: int = _f(224, 'model input size; 48 px faces are upscaled on the device', _rng(32, 224, 16))
     width: float = _f(1.0, 'host width multiplier: filters 64-512 and dense 4096-1024 times this', _rng(0.125, 1.0, 0.125))
     n_classes: int = _f(7, 'number of expression classes', _rng(2, 10, 1))
+    host_weights: str = _f("", 'ImageNet ResNet34 .h5 (or a resnet34v2 checkpoint) the host stage starts from; "" = random init', {})
+    host_sha256: str = _f("", "sha256 of host_weights: recorded by a run; when given, the file must match it", {})
     # training
     lr: float = _f(1e-4, 'learning rate', _rng(1e-5, 1e-1, None, log=True))
     bs: int = _f(64, 'batch size', _rng(8, 256, 8))

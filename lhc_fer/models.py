@@ -16,11 +16,11 @@ from .core import EMOTIONS, PIXEL_RANGE, Config, LhcFerError, atomic_path
 from .lhc import LHC, valid_heads
 
 # %% auto #0
-__all__ = ['BN_EPS', 'BN_MOMENTUM', 'STAGES', 'PLACES', 'PAPER_HEADS', 'PAPER_EMB', 'ARCHS', 'lhc_resnet34', 'InputAdapter', 'bn',
-           'ShiftBN', 'PreActUnit', 'widths', 'ResNet34v2', 'resnet34v2', 'lhc_places', 'resolve_heads', 'LhcAfter',
-           'lhc_modules', 'LhcNet', 'lhc_net', 'add_controller', 'freeze_bn', 'controller_only', 'lhc_from_host',
-           'read_state', 'load_weights', 'save_model', 'load_model', 'model_from_config', 'feature_shapes', 'add_lhc',
-           'ModelReport', 'model_report']
+__all__ = ['BN_EPS', 'BN_MOMENTUM', 'STAGES', 'OUR_WEIGHTS', 'PLACES', 'PAPER_HEADS', 'PAPER_EMB', 'ARCHS', 'lhc_resnet34',
+           'InputAdapter', 'bn', 'ShiftBN', 'PreActUnit', 'widths', 'ResNet34v2', 'resnet34v2', 'lhc_places',
+           'resolve_heads', 'LhcAfter', 'lhc_modules', 'LhcNet', 'lhc_net', 'add_controller', 'freeze_bn',
+           'controller_only', 'lhc_from_host', 'read_state', 'load_weights', 'save_model', 'load_model',
+           'model_from_config', 'feature_shapes', 'add_lhc', 'ModelReport', 'model_report']
 
 # %% ../nbs/02_models.ipynb #af4cf18c
 class InputAdapter(nn.Module):
@@ -156,12 +156,23 @@ class ResNet34v2(nn.Module):
         self.n_classes = self.num_classes = num_classes
 
 # %% ../nbs/02_models.ipynb #8217ce62
+OUR_WEIGHTS = (".safetensors", ".pt", ".pth", ".bin")  # lhc_fer's own checkpoint files; anything else is an original's
+
+def _load_host(model, src):
+    "Fill `model`'s host part from our host checkpoint, or from an original host file (its dense head then stays fresh)."
+    if isinstance(src, dict) or Path(src).suffix in OUR_WEIGHTS: return load_weights(model, src, host_only=True)
+    from .weights import load_pretrained                                  # the original's formats live downstream
+    load_pretrained(model, src)
+    return model
+
 def resnet34v2(n_classes:int=7, # number of output logits
                img_size:int=224, # inputs of any size are resized to img_size on the device
-               width:float=1.0 # multiplier of the filters (64-512) and dense sizes (4096, 1024); 1 is the paper's
+               width:float=1.0, # multiplier of the filters (64-512) and dense sizes (4096, 1024); 1 is the paper's
+               pretrained=None # qubvel's ImageNet ResNet34 .h5 (backbone; the head starts fresh), or a resnet34v2 checkpoint
               ) -> ResNet34v2:
     "The paper's host network: a pre-activation ResNet34 with a 4096-1024 dense head, returning logits."
-    return ResNet34v2(n_classes, img_size, width)
+    m = ResNet34v2(n_classes, img_size, width)
+    return m if pretrained is None else _load_host(m, pretrained)
 
 # %% ../nbs/02_models.ipynb #cd5d89ff
 PLACES = ("stem", "stage1", "stage2", "stage3", "stage4")
@@ -290,13 +301,12 @@ def lhc_net(n_classes:int=7, # number of output logits
             kernel_size=3, # value conv kernel
             norm_c=1.0, # score divisor is emb**(norm_c + p)
             controller=None, # None, or initial controller scalars w, e.g. (0, 0, 0, -1, -0.5)
-            host_weights=None, # path of a trained resnet34v2 checkpoint (.safetensors/.pt/.pth) for backbone and head
+            host_weights=None, # a trained resnet34v2 checkpoint (backbone and head), or an ImageNet ResNet34 .h5 (backbone)
             width:float=1.0 # the host's width multiplier (1: the paper's 64-512 filters)
            ) -> LhcNet:
     "The paper's LHC-Net: `resnet34v2` with five LHC modules on the residual stream; returns logits."
     m = LhcNet(n_classes, img_size, heads, emb, pool_size, kernel_size, norm_c, controller, width)
-    if host_weights is not None: load_weights(m, host_weights, host_only=True)
-    return m
+    return m if host_weights is None else _load_host(m, host_weights)
 
 # %% ../nbs/02_models.ipynb #4cd3e3d7
 def add_controller(model:nn.Module, # a model holding LHC modules
@@ -464,10 +474,11 @@ ARCHS.update(resnet34v2=resnet34v2, lhc_net=lhc_net)
 def model_from_config(cfg:Config, # hyperparameters (heads, emb, pool_size, kernel_size, norm_c, img_size, n_classes)
                       arch:str="lhc_net", # "lhc_net" or "resnet34v2"
                       controller:bool=False, # add the controller scalars cfg.controller
-                      host_weights=None # lhc_net only: a trained host checkpoint for backbone and head
+                      host_weights=None # a host checkpoint or ImageNet .h5 to start from (default: cfg.host_weights)
                      ) -> nn.Module:
     "Build `arch` from a `Config`."
-    if arch == "resnet34v2": return resnet34v2(cfg.n_classes, cfg.img_size, cfg.width)
+    host_weights = host_weights or cfg.host_weights or None
+    if arch == "resnet34v2": return resnet34v2(cfg.n_classes, cfg.img_size, cfg.width, pretrained=host_weights)
     if arch != "lhc_net": raise LhcFerError(f"model_from_config: unknown arch {arch!r}; expected 'lhc_net' or 'resnet34v2'")
     return lhc_net(cfg.n_classes, cfg.img_size, cfg.heads, cfg.emb, cfg.pool_size, cfg.kernel_size, cfg.norm_c,
                    cfg.controller if controller else None, host_weights, cfg.width)

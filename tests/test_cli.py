@@ -16,7 +16,7 @@ def test_version():
 def test_help_lists_every_command():
     r = run("--help")
     assert r.returncode == 0
-    for c in ("demo", "train", "eval", "predict", "export", "data", "bench", "explore"): assert c in r.stdout
+    for c in ("demo", "train", "eval", "predict", "export", "convert", "data", "bench", "explore"): assert c in r.stdout
 
 def test_data_group_help():
     r = run("data", "--help")
