@@ -9,7 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 from fastcore.docments import docments
 import lhc_fer
-from .core import Config, LhcFerError, config_docs
+from .core import Config, LhcFerError, config_docs, write_error
 
 # %% auto #0
 __all__ = ['COMMANDS', 'resolve', 'add_config_flags', 'config_from_args', 'add_signature_flags', 'bench_dir', 'cli_bench',
@@ -156,8 +156,9 @@ def main(argv=None): # arguments (default: sys.argv[1:])
         f = resolve(ns._name)
         rc = _call(f, ns) if ns._name != "bench" else f(*ns.names)
         return int(rc or 0)
-    except LhcFerError as e:
+    except (LhcFerError, OSError) as e:
         if debug: traceback.print_exc()
+        elif isinstance(e, OSError): print(f"lhc-fer: error: {write_error(e, e.filename or '?')}", file=sys.stderr)
         else: print(f"lhc-fer: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #1dbeeff4
 from __future__ import annotations
-import dataclasses, json, os, random, tempfile, types, typing
+import dataclasses, errno, json, os, random, re, shutil, sys, tempfile, types, typing
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'PIXEL_RANGE', 'LhcFerError', 'Config', 'config_docs', 'default_device', 'seed_everything', 'atomic_path',
-           'prepare_out_dir']
+__all__ = ['EMOTIONS', 'PIXEL_RANGE', 'WRITE_ERRORS', 'UMASK', 'LOCK_ENV', 'LhcFerError', 'Config', 'config_docs',
+           'default_device', 'seed_everything', 'notice', 'write_error', 'atomic_path', 'prepare_out_dir', 'run_lock']
 
 # %% ../nbs/00_core.ipynb #5a02372f
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -22,6 +22,9 @@ PIXEL_RANGE = (0.0, 255.0)  # models take float pixels in 0-255; their input Bat
 # %% ../nbs/00_core.ipynb #432e128b
 class LhcFerError(Exception):
     "Base class of every user-facing lhc_fer error: the message says what, where, and what was expected."
+    def __init__(self, msg:str="", *args):
+        super().__init__(msg, *args); self.msg = msg
+    def __str__(self): return self.msg  # fastai prefixes a callback's exception in `args`; the message stays one line
 
 # %% ../nbs/00_core.ipynb #9a909189
 def _rng(lo, hi, step=None, **kw): return dict(range=(lo, hi, step), **kw)
@@ -118,27 +121,80 @@ def seed_everything(seed:int=0): # seed for Python, NumPy and torch (all devices
     os.environ["PYTHONHASHSEED"] = str(seed)
     return seed
 
+# %% ../nbs/00_core.ipynb #52390259
+def notice(msg:str): # one line: what was found and what was done about it
+    "Tell the user, on stderr, about something the kit repaired or decided on its own (never silently)."
+    print(f"lhc-fer: {msg}", file=sys.stderr, flush=True)
+
+# %% ../nbs/00_core.ipynb #eaea23cf
+WRITE_ERRORS = {errno.ENOSPC: "no space left", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file size limit reached",
+                errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
+
+def write_error(e:Exception, # the failure (an OSError, or a library error quoting `os error N`)
+                path # the file that was being written
+               ) -> LhcFerError:
+    "A one-line `LhcFerError` for a failed write: what went wrong, and which file."
+    code = getattr(e, "errno", None)
+    if code is None:                                                     # safetensors (Rust) says "... os error 28 ..."
+        m = re.search(r"os error (\d+)", str(e)); code = int(m.group(1)) if m else None
+    why = WRITE_ERRORS.get(code) or (os.strerror(code) if code else f"{type(e).__name__}: {e}")
+    return LhcFerError(f"{why} writing {path}")
+
 # %% ../nbs/00_core.ipynb #b0e5fb72
+def _umask() -> int:
+    m = os.umask(0o022); os.umask(m)
+    return m
+UMASK = _umask()
+
 @contextmanager
 def atomic_path(path): # the file to (over)write
-    "Yield a temporary path next to `path`; move it onto `path` only if the block succeeds."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    "Yield a temporary path next to `path`; move it onto `path` only if the block succeeds; write failures are one line."
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as e: raise write_error(e, path) from e
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~UMASK)
         os.replace(tmp, path)
+    except LhcFerError: raise
+    except Exception as e:
+        if isinstance(e, OSError) or "os error" in str(e): raise write_error(e, path) from e
+        raise
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 
 # %% ../nbs/00_core.ipynb #d3816565
 def prepare_out_dir(path, resume:bool=False, force:bool=False) -> Path: # resume: keep and continue; force: delete and start again
-    "Create `path` for a run; a non-empty existing folder needs `resume` or `force`."
-    import shutil
+    "Create `path` for a run; a non-empty existing folder needs `resume` or `force` (the run lock file doesn't count)."
     path = Path(path)
     if path.exists() and not path.is_dir(): raise LhcFerError(f"{path}: exists and is not a folder")
-    if path.exists() and any(path.iterdir()) and not resume:
+    old = [q for q in path.iterdir() if q.name != ".lock"] if path.exists() else []
+    if old and not resume:
         if not force: raise LhcFerError(f"{path}: folder exists and is not empty; pass resume (--resume) to continue it or force (--force) to replace it")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+        for q in old: shutil.rmtree(q) if q.is_dir() and not q.is_symlink() else q.unlink()
+    try: path.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise write_error(e, path) from e
     return path
+
+# %% ../nbs/00_core.ipynb #706531f9
+LOCK_ENV = "LHC_FER_HELD_LOCK"  # a parent process that holds a run's lock for its children (torchrun) names the folder here
+
+@contextmanager
+def run_lock(folder): # a run folder (created if missing)
+    "Hold the OS lock `folder/.lock` while the block runs; a folder another process holds is an error naming its PID."
+    import fcntl
+    folder = Path(folder)
+    if os.environ.get(LOCK_ENV) == str(folder.resolve()): yield folder; return
+    try: folder.mkdir(parents=True, exist_ok=True); fh = open(folder/".lock", "a+")
+    except OSError as e: raise write_error(e, folder/".lock") from e
+    try:
+        try: fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0); pid = fh.read().strip() or "unknown"
+            raise LhcFerError(f"{folder}: in use by another lhc-fer process (PID {pid}); wait for it to end or stop it") from None
+        fh.seek(0); fh.truncate(); fh.write(f"{os.getpid()}\n"); fh.flush()
+        yield folder
+    finally: fh.close()

@@ -485,12 +485,12 @@ def onnx_max_error(model:nn.Module, # the PyTorch model
 # %% ../nbs/06_evaluate.ipynb #1874143e
 def resolve_weights(run # a run folder or a .safetensors checkpoint
                    ) -> Path:
-    "The checkpoint a run names: the file itself, RUN/model.safetensors, or the newest RUN/*/model.safetensors."
+    "The checkpoint a run names: the file, RUN/model.safetensors, the newest finished stage's, or a running stage's best."
     p = Path(run)
     if p.is_file(): return p
     if not p.exists(): raise LhcFerError(f"{p}: no such run folder or checkpoint")
     if (p / "model.safetensors").is_file(): return p / "model.safetensors"
-    found = sorted(p.glob("*/model.safetensors"), key=lambda f: f.stat().st_mtime)
+    found = sorted(p.glob("*/model.safetensors"), key=lambda f: ((f.parent/"metrics.json").exists(), f.stat().st_mtime))
     if not found: raise LhcFerError(f"{p}: no model.safetensors in this folder or its stage folders")
     return found[-1]
 

@@ -460,7 +460,8 @@ def load_model(path, # a .safetensors (or .pt/.pth) file with its JSON sidecar
         if m is None: raise LhcFerError(f"{path}: no sidecar {side.name} and no lhc_fer metadata; build the model and use load_weights")
         meta = json.loads(m)
     else: raise LhcFerError(f"{path}: no sidecar {side.name}; build the model and use load_weights")
-    arch = meta.get("arch")
+    arch = meta.get("arch") if isinstance(meta, dict) else None
+    if arch is None: raise LhcFerError(f"{side}: not an lhc_fer model file: no architecture (give a model.safetensors or its .json)")
     if arch not in ARCHS: raise LhcFerError(f"{side}: unknown architecture {arch!r}; known: {sorted(ARCHS)}")
     try: model = ARCHS[arch](**meta.get("args", {}))
     except TypeError as e: raise LhcFerError(f"{side}: arguments do not fit {arch} ({e})") from None

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_train.ipynb #bc89c9c4
 from __future__ import annotations
-import json, os, random, shutil, subprocess, sys, time
+import io, json, os, random, shutil, subprocess, sys, time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, asdict, fields
 from functools import partial
@@ -28,6 +28,7 @@ from fastai.metrics import accuracy, F1Score, AccumMetric
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import rank_distrib, num_distrib, get_model, distrib_barrier
 from .core import Config, LhcFerError, atomic_path, prepare_out_dir, seed_everything, default_device, EMOTIONS
+from .core import LOCK_ENV, notice, run_lock, write_error
 from .models import model_from_config, save_model, load_model, lhc_from_host, controller_only, ARCHS, read_state
 from .models import lhc_places, resolve_heads
 from .weights import file_sha256
@@ -36,9 +37,10 @@ from .data import load_fer, fer_dls
 # %% auto #0
 __all__ = ['PAPER_ADAM', 'PAPER_SGD', 'PAPER_STAGES', 'OPTIMIZERS', 'FAST_RECIPE', 'FAST_WD', 'FAST_BN_MOMENTUM', 'FAST_LHC',
            'FerLoss', 'HardTargets', 'fer_metrics', 'save_weights', 'SaveBest', 'HistoryCSV', 'lhc_learner',
-           'save_checkpoint', 'load_checkpoint', 'last_checkpoint', 'EpochCheckpoint', 'ResumeFrom', 'run_device',
-           'distrib', 'fit_resumable', 'Stage', 'stages_table', 'run_stage', 'host_record', 'train_paper',
-           'set_bn_momentum', 'fast_config', 'fast_stages', 'train_fast', 'torchrun_cmd', 'cli_train']
+           'save_checkpoint', 'load_checkpoint', 'last_checkpoint', 'EpochCheckpoint', 'restore_history', 'ResumeFrom',
+           'run_device', 'distrib', 'fit_resumable', 'Stage', 'stages_table', 'read_history', 'run_stage',
+           'host_record', 'run_folder', 'saved_run_config', 'load_finished', 'train_paper', 'set_bn_momentum',
+           'fast_config', 'fast_stages', 'train_fast', 'torchrun_cmd', 'cli_train']
 
 # %% ../nbs/05_train.ipynb #9456673d
 class FerLoss(nn.Module):
@@ -118,13 +120,16 @@ class HistoryCSV(CSVLogger):
     def before_train(self):
         if self.file is not None or hasattr(self, "gather_preds") or rank_distrib(): return
         p = self.path/self.fname; p.parent.mkdir(parents=True, exist_ok=True)
-        new = not p.exists() or p.stat().st_size == 0
+        self.lines = p.read_text().splitlines() if p.exists() and p.stat().st_size else []  # a resumed stage's rows
         self.file = p.open("a")
-        if new: self.file.write(",".join(self.recorder.metric_names) + "\n")
+        if not self.lines: self._write(",".join(self.recorder.metric_names))
     def after_epoch(self):
-        if self.file is not None: self._write_line(self.recorder.log)
-    def _write_line(self, log):
-        self.file.write(",".join(str(t) for t in log) + "\n"); self.file.flush(); os.fsync(self.file.fileno())
+        if self.file is not None: self._write(",".join(str(t) for t in self.recorder.log))
+    def _write(self, line:str):
+        "Append one line and make it durable; `lines` mirrors the file (resume checkpoints carry it)."
+        try: self.file.write(line + "\n"); self.file.flush(); os.fsync(self.file.fileno())
+        except OSError as e: raise write_error(e, self.path/self.fname) from e
+        self.lines.append(line)
     def after_fit(self):
         if self.file is not None: self.file.close(); self.file = None
 
@@ -222,7 +227,8 @@ def save_checkpoint(learn, path, epoch:int): # Learner; file to write; index of 
     tensors = {f"model.{k}": v for k, v in _cpu_state(learn.model).items()}
     opt = _flatten(learn.opt.state_dict(), "opt", tensors) if learn.opt is not None else None
     rjs, rts = _rng_state(learn); tensors.update(rts)
-    meta = dict(epoch=epoch, n_epoch=learn.n_epoch, opt=opt, trackers=_trackers(learn), rng=rjs)
+    meta = dict(epoch=epoch, n_epoch=learn.n_epoch, opt=opt, trackers=_trackers(learn), rng=rjs,
+                history=getattr(getattr(learn, "history_csv", None), "lines", None), run_config=getattr(learn, "run_config", None))
     with atomic_path(path) as tmp: save_file(tensors, str(tmp), metadata={"lhc_fer_checkpoint": json.dumps(meta)})
     return Path(path)
 
@@ -250,12 +256,27 @@ class EpochCheckpoint(Callback):
             if old != p: old.unlink()
 
 # %% ../nbs/05_train.ipynb #3ffa6ef5
-def _truncate_history(path, start:int):
-    "Drop rows of epochs >= `start` from a history CSV (written before a crash, after the last checkpoint)."
+def _history_rows(lines:list, start:int|None=None) -> list:
+    "The header and every well-formed row (epoch < `start`) of history lines: repeated headers and cut lines dropped."
+    if not lines: return []
+    head, n, keep = lines[0], len(lines[0].split(",")), [lines[0]]
+    for l in lines[1:]:
+        parts = l.split(",")
+        if l == head or len(parts) != n or not parts[0].isdigit(): continue
+        if start is None or int(parts[0]) < start: keep.append(l)
+    return keep
+
+def restore_history(path, # a stage's history.csv
+                    lines:list # what it must hold: header and rows
+                   ) -> bool:
+    "Make `path` hold exactly `lines`; True when it held something else than those lines followed by later rows."
     p = Path(path)
-    if not p.exists() or p.stat().st_size == 0: return
-    lines = p.read_text().splitlines(); keep = [lines[0]] + [l for l in lines[1:] if l and int(l.split(",")[0]) < start]
-    with atomic_path(p) as tmp: Path(tmp).write_text("\n".join(keep) + "\n")
+    cur = p.read_text(errors="replace").splitlines() if p.exists() else []
+    if cur == lines: return False
+    extra = cur[len(lines):]
+    damaged = cur[:len(lines)] != lines or _history_rows([lines[0]] + extra) != [lines[0]] + extra
+    with atomic_path(p) as tmp: Path(tmp).write_text("\n".join(lines) + "\n")
+    return damaged
 
 class ResumeFrom(Callback):
     "Continue a fit from a `save_checkpoint` file: weights, optimizer, epoch number, trackers, random states."
@@ -269,7 +290,12 @@ class ResumeFrom(Callback):
         if m["opt"] is not None and self.opt is not None:
             dev = next(get_model(self.model).parameters()).device
             self.opt.load_state_dict(_unflatten(m["opt"], ts, dev))
-        if hasattr(self.learn, "history_csv"): _truncate_history(self.history_csv.path/self.history_csv.fname, self.start)
+        if hasattr(self.learn, "history_csv"):
+            h = self.history_csv.path/self.history_csv.fname
+            cur = h.read_text(errors="replace").splitlines() if h.exists() else []
+            lines = m.get("history") or _history_rows(cur, self.start)            # the checkpoint's copy, else the file's
+            if restore_history(h, _history_rows(lines, self.start)) and not rank_distrib():
+                notice(f"rebuilt {h} from {'the resume checkpoint' if m.get('history') else 'its readable rows'}")
 
     def before_epoch(self):
         e = self.epoch + self.start
@@ -318,10 +344,16 @@ def fit_resumable(learn, # a Learner from `lhc_learner`
                   **kw # passed to `fit` / `fit_one_cycle` (wd, ...)
                  ):
     "Fit `learn` for `n_epoch` epochs, checkpointing each and resuming from the newest checkpoint in `ckpt_dir`."
-    cbs = list(L(cbs))
+    cbs, resume = list(L(cbs)), None
     if ckpt_dir is not None:
         ck = last_checkpoint(ckpt_dir)
-        cbs = cbs + [EpochCheckpoint(ckpt_dir)] + ([ResumeFrom(ck)] if ck else [])
+        if ck is not None:
+            try: resume = ResumeFrom(ck)
+            except LhcFerError as e:
+                if not rank_distrib(): notice(f"{ck}: unreadable ({str(e).split('(', 1)[-1].rstrip(')')[:80]}); the stage starts again from its beginning")
+        cbs = cbs + [EpochCheckpoint(ckpt_dir)] + ([resume] if resume else [])
+    h = learn.history_csv.path/learn.history_csv.fname if hasattr(learn, "history_csv") else None
+    if resume is None and h is not None and h.exists() and not rank_distrib(): h.unlink()  # rows of an unsaved attempt
     with distrib(learn):
         if one_cycle: learn.fit_one_cycle(n_epoch, lr, cbs=cbs, **kw)
         else: learn.fit(n_epoch, lr, cbs=cbs, **kw)
@@ -361,6 +393,14 @@ def _write_json(obj, path):
     if rank_distrib(): return
     with atomic_path(path) as tmp: Path(tmp).write_text(json.dumps(obj, indent=2))
 
+def read_history(path) -> pd.DataFrame:
+    "A stage's history.csv as a DataFrame of its well-formed rows (a repeated header or a cut line is skipped)."
+    p = Path(path)
+    try: lines = _history_rows(p.read_text(errors="replace").splitlines())
+    except OSError as e: raise LhcFerError(f"{p}: cannot read the history ({e.strerror})") from None
+    if not lines: raise LhcFerError(f"{p}: empty history")
+    return pd.read_csv(io.StringIO("\n".join(lines) + "\n"))
+
 def _stage_metrics(hist:pd.DataFrame, stage:Stage, seconds:float, n_epoch:int) -> dict:
     "Summary of a finished stage from its history (best epoch = first maximum of valid accuracy)."
     if len(hist) == 0: raise LhcFerError(f"stage {stage.name}: no epoch finished")
@@ -388,12 +428,12 @@ def run_stage(stage:Stage, # what to train and how
     dls = fer_dls(data, bs=stage.bs, aug=stage.aug, device=run_device(), seed=cfg.seed)
     learn = lhc_learner(dls, model, scfg, out_dir=out, early_stop=not one_cycle, classes=tuple(data.classes),
                         opt_func=OPTIMIZERS[stage.opt])
+    learn.run_config = json.loads(cfg.to_json())                                        # resume checkpoints carry it
     scfg.to_json(out/"config.json") if not rank_distrib() else None
     t = time.time()
     fit_resumable(learn, n_epoch, out/"resume" if checkpoint else None, lr=stage.lr, one_cycle=one_cycle, cbs=cbs, **({} if wd is None else dict(wd=wd)))
     distrib_barrier()  # rank 0 has written the history
-    hist = pd.read_csv(out/"history.csv")
-    m = _stage_metrics(hist, stage, time.time() - t, n_epoch)
+    m = dict(_stage_metrics(read_history(out/"history.csv"), stage, time.time() - t, n_epoch), run_config=json.loads(cfg.to_json()))
     _write_json(m, out/"metrics.json")
     if not rank_distrib(): shutil.rmtree(out/"resume", ignore_errors=True)
     return m
@@ -410,11 +450,63 @@ def host_record(cfg:Config # a run's Config
         raise LhcFerError(f"{p}: sha256 {sha[:16]}... differs from host_sha256 {cfg.host_sha256[:16]}... (another or a changed file)")
     return cfg.replace(host_weights=str(p), host_sha256=sha)
 
+# %% ../nbs/05_train.ipynb #5184c7cf
+@contextmanager
+def run_folder(out_dir, # the run folder
+               resume:bool=False, # keep and continue what it holds
+               force:bool=False # delete what it holds (never while another process holds the folder)
+              ):
+    "The run folder, locked for this process (rank 0 of a distributed run) and prepared by `prepare_out_dir`."
+    with (run_lock(out_dir) if not rank_distrib() else nullcontext()):
+        yield prepare_out_dir(out_dir, resume=resume, force=force)
+
+# %% ../nbs/05_train.ipynb #1b213dd1
+def saved_run_config(out:Path # a run folder
+                    ) -> tuple:
+    "(Config, the file it came from) as recorded by a stage's metrics.json or resume checkpoint; (None, None) if none."
+    for f in sorted(out.glob("*/metrics.json")) + sorted(out.glob("*/resume/epoch_*.safetensors")):
+        try:
+            if f.suffix == ".json": rc = json.loads(f.read_text()).get("run_config")
+            else:
+                with safe_open(str(f), framework="pt") as fh: rc = json.loads(fh.metadata()["lhc_fer_checkpoint"]).get("run_config")
+        except Exception: continue                                       # damaged too: try the next one
+        if rc: return Config.from_dict(rc, str(f)), f
+    return None, None
+
+# %% ../nbs/05_train.ipynb #1846e8f5
+def _seconds(hist:pd.DataFrame) -> float:
+    "Total of fastai's `time` column (mm:ss or h:mm:ss)."
+    return float(sum(sum(int(p) * 60 ** i for i, p in enumerate(reversed(str(t).split(":")))) for t in hist.get("time", [])))
+
+def load_finished(d:Path, # a finished stage's folder
+                  st:Stage, # the stage
+                  n:int, # its max epochs
+                  cfg:Config # the run's Config
+                 ):
+    "(metrics, model) of a finished stage, a damaged metrics.json rebuilt from its history; None: train it again."
+    try: model = load_model(d/"model.safetensors")
+    except LhcFerError as e:
+        notice(f"{d/'model.safetensors'}: unreadable ({str(e).split(': ', 1)[-1][:60]}); training stage {st.name} again"); return None
+    try: return json.loads((d/"metrics.json").read_text()), model
+    except (OSError, json.JSONDecodeError): pass
+    try: hist = read_history(d/"history.csv")
+    except LhcFerError:
+        notice(f"{d/'metrics.json'} and {d/'history.csv'} unreadable; training stage {st.name} again"); return None
+    m = dict(_stage_metrics(hist, st, _seconds(hist), n), run_config=json.loads(cfg.to_json()))
+    _write_json(m, d/"metrics.json"); notice(f"rebuilt {d/'metrics.json'} from {d/'history.csv'}")
+    return m, model
+
 # %% ../nbs/05_train.ipynb #f7bc9d3f
 def _run_config(out:Path, cfg, resume:bool, default:Config=None) -> Config:
     "The run's Config: a resumed run keeps the saved one (a different explicit cfg is an error)."
     p, default = out/"config.json", default or Config()
     if cfg is not None: cfg = host_record(cfg)
+    if resume and not p.exists() and any(q.is_dir() for q in out.iterdir()):   # stages ran, config.json is gone
+        saved, src = saved_run_config(out)
+        if saved is None and (cfg is None or cfg == default):
+            raise LhcFerError(f"{p}: missing, and no stage of the run records its Config; resume with the run's flags "
+                              f"again, or use --force to start again")
+        if saved is not None and not rank_distrib(): saved.to_json(p); notice(f"rebuilt {p} from {src}")
     if resume and p.exists():
         saved = Config.from_json(p)
         if cfg is None or cfg == default or cfg == saved: return saved
@@ -458,8 +550,9 @@ def _run_stages(plan, # [(Stage, max epochs), ...] in order
     for st, n in plan:
         d = out/st.name
         if _finished(d):
-            res[st.name] = json.loads((d/"metrics.json").read_text())
-            prev = load_model(d/"model.safetensors"); continue
+            got = load_finished(d, st, n, cfg)
+            if got is not None: res[st.name], prev = got; continue
+            if not rank_distrib(): shutil.rmtree(d)
         seed_everything(cfg.seed); m = start(st, prev)  # fresh weights (host, LHC modules) from the seed
         res[st.name] = run_stage(st, m, data, d, cfg, n_epoch=n, **kw)
         prev = m
@@ -484,11 +577,11 @@ def train_paper(data, # `FerData` or a dataset path (`load_fer`), with train/val
     bad = [s for s in todo if s not in names]
     if bad: raise LhcFerError(f"train_paper: unknown stage(s) {bad}; stages: {names}")
     data = _as_data(data)
-    out = prepare_out_dir(out_dir, resume=resume, force=force)
-    cfg = _run_config(out, cfg, resume)
-    plan = [(st, max_epochs or cfg.epochs) for st in PAPER_STAGES if st.name in todo]
-    return _run_stages(plan, data, out, cfg, lambda st, prev: _stage_model(st, prev, cfg), "paper", prev=model,
-                       cbs=cbs, checkpoint=checkpoint)
+    with run_folder(out_dir, resume, force) as out:
+        cfg = _run_config(out, cfg, resume)
+        plan = [(st, max_epochs or cfg.epochs) for st in PAPER_STAGES if st.name in todo]
+        return _run_stages(plan, data, out, cfg, lambda st, prev: _stage_model(st, prev, cfg), "paper", prev=model,
+                           cbs=cbs, checkpoint=checkpoint)
 
 # %% ../nbs/05_train.ipynb #5f8aea4c
 FAST_RECIPE = dict(lr=1e-3, label_smoothing=0.1, aug="strong", epochs=30)  # recipe values for fields left at the paper's default
@@ -540,11 +633,11 @@ def train_fast(data, # `FerData` or a dataset path (`load_fer`), with train/vali
               ) -> dict:
     "Train with one-cycle AdamW and label smoothing, host first, then LHC-Net from it; same outputs as `train_paper`."
     data = _as_data(data)
-    out = prepare_out_dir(out_dir, resume=resume, force=force)
-    cfg = _run_config(out, None if cfg is None else fast_config(cfg), resume, default=fast_config())
-    start = lambda st, prev: set_bn_momentum(model if st.name == "fast" else _stage_model(st, prev, cfg))
-    return _run_stages(fast_stages(cfg, max_epochs or cfg.epochs, arch, model), data, out, cfg, start, "fast",
-                       one_cycle=True, cbs=cbs, checkpoint=checkpoint)
+    with run_folder(out_dir, resume, force) as out:
+        cfg = _run_config(out, None if cfg is None else fast_config(cfg), resume, default=fast_config())
+        start = lambda st, prev: set_bn_momentum(model if st.name == "fast" else _stage_model(st, prev, cfg))
+        return _run_stages(fast_stages(cfg, max_epochs or cfg.epochs, arch, model), data, out, cfg, start, "fast",
+                           one_cycle=True, cbs=cbs, checkpoint=checkpoint)
 
 
 # %% ../nbs/05_train.ipynb #67852827
@@ -568,11 +661,14 @@ def cli_train(data:str, # dataset: FER2013 csv, FER+ folder, image folder or lab
     if torch.cuda.is_available() and gpus > torch.cuda.device_count():
         raise LhcFerError(f"--gpus {gpus}: only {torch.cuda.device_count()} GPU(s) visible")
     if cfg == Config(): cfg = None
+    if protocol == "paper" and not resume and not (cfg or Config()).host_weights and not rank_distrib():
+        notice("the paper's host starts from ImageNet weights (--host-weights resnet34_imagenet_1000_no_top.h5); "
+               "this run's host starts from random init")
     if gpus > 1 and num_distrib() <= 1:
-        prepare_out_dir(out, resume=resume, force=force)
-        argv = ["train", str(data), "--protocol", protocol, "--out", str(out), "--resume"]
-        if cfg is not None: argv += ["--config", cfg.to_json()]
-        return subprocess.call(torchrun_cmd(gpus, argv))
+        with run_folder(out, resume, force) as o:                       # held for the children, who skip the lock
+            argv = ["train", str(data), "--protocol", protocol, "--out", str(out), "--resume"]
+            if cfg is not None: argv += ["--config", cfg.to_json()]
+            return subprocess.call(torchrun_cmd(gpus, argv), env=dict(os.environ, **{LOCK_ENV: str(o.resolve())}))
     fn = train_paper if protocol == "paper" else train_fast
     res = fn(data, out, cfg, resume=resume or num_distrib() > 1, force=force and num_distrib() <= 1)
     if not rank_distrib():
