@@ -16,14 +16,13 @@ import torch.nn.functional as F
 import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
-from .core import LhcFerError, atomic_path
+from .core import LhcFerError, atomic_path, eval_mode, as_batch, face_image, save_figure, upsample
 from .lhc import LHC
 from .models import lhc_modules
 
 # %% auto #0
-__all__ = ['Band', 'head_bands', 'band_mask', 'AttentionMaps', 'lhc_modules_of', 'capture_attention', 'channel_order',
-           'plot_head_heatmaps', 'head_index_map', 'plot_head_bands', 'plot_channel_importance', 'contribution_map',
-           'plot_contribution']
+__all__ = ['Band', 'head_bands', 'band_mask', 'AttentionMaps', 'capture_attention', 'channel_order', 'plot_head_heatmaps',
+           'head_index_map', 'plot_head_bands', 'plot_channel_importance', 'contribution_map', 'plot_contribution']
 
 # %% ../nbs/07_attention.ipynb #fca675cc
 class Band(NamedTuple):
@@ -87,22 +86,6 @@ class AttentionMaps:
         return f"AttentionMaps({self.name!r}: B={B}, heads={h}, C={C}, resolution={self.resolution}, gain={self.gain:.3g})"
 
 # %% ../nbs/07_attention.ipynb #43ff5d2f
-def lhc_modules_of(model:nn.Module) -> OrderedDict:
-    "{name: LHC} for every LHC module in `model` (also inside torch.compile/DDP wrappers): `lhc_fer.models.lhc_modules`."
-    return lhc_modules(model)
-
-def _as_batch(x, model, where="capture_attention"):
-    "`x` as a float (B, C, H, W) tensor on `model`'s device."
-    if isinstance(x, np.ndarray): x = torch.from_numpy(x)
-    if not isinstance(x, torch.Tensor):
-        raise LhcFerError(f"{where}: expected a tensor of images (B, 1|3, H, W) in 0-255, got {type(x).__name__}")
-    if x.dim() == 2: x = x[None, None]
-    elif x.dim() == 3: x = x[None]
-    if x.dim() != 4 or x.shape[1] not in (1, 3):
-        raise LhcFerError(f"{where}: expected images of shape (B, 1|3, H, W) (or (H, W), (1|3, H, W)), got {tuple(x.shape)}")
-    p = next(model.parameters(), None)
-    return x.to(p.device if p is not None else "cpu", torch.float32)
-
 def _cpu(t): return t.detach().float().cpu()
 
 # %% ../nbs/07_attention.ipynb #b0d42b91
@@ -111,9 +94,9 @@ def capture_attention(model:nn.Module, # any model holding `LHC` modules
                       output:bool=False # also return the model's output (logits) from the same forward pass
                      ):
     "{module name: `AttentionMaps`} for every LHC module of `model`, from one forward pass on `x`."
-    mods = lhc_modules_of(model)
+    mods = lhc_modules(model)
     if not mods: raise LhcFerError(f"capture_attention: {type(model).__name__} has no LHC module to capture")
-    x = _as_batch(x, model)
+    x = as_batch(x, model, "capture_attention")
     maps, handles = OrderedDict(), []
     def hook(name):
         def f(m, inp, out):
@@ -123,38 +106,14 @@ def capture_attention(model:nn.Module, # any model holding `LHC` modules
                                        contribution=_cpu(g * parts["out"]), resolution=tuple(m.resolution),
                                        bands=head_bands(m.resolution, m.heads), gain=float(g), name=name)
         return f
-    modes = {m: m.training for m in model.modules()}
     try:
         for n, m in mods.items(): handles.append(m.register_forward_hook(hook(n)))
-        model.eval()
-        with torch.no_grad(): y = model(x)
+        with eval_mode(model), torch.no_grad(): y = model(x)
     finally:
         for h in handles: h.remove()
-        for m, t in modes.items(): m.training = t
     return (maps, y) if output else maps
 
 # %% ../nbs/07_attention.ipynb #5fbd1d1a
-def _save(fig, save):
-    "Write `fig` to `save` (.png/.svg/.pdf) atomically; return the figure."
-    if save is not None:
-        fmt = Path(save).suffix.lower().lstrip(".")
-        if fmt not in ("png", "svg", "pdf"):
-            raise LhcFerError(f"{save}: cannot save a figure as {fmt or 'no extension'!r}; use .png, .svg or .pdf")
-        with atomic_path(save) as tmp: fig.savefig(tmp, format=fmt, bbox_inches="tight", dpi=120)
-    plt.close(fig)
-    return fig
-
-def _face(face):
-    "A face as a float numpy image in [0, 1], (H, W) or (H, W, 3)."
-    if isinstance(face, torch.Tensor): face = face.detach().float().cpu().numpy()
-    f = np.asarray(face, dtype=np.float32)
-    if f.ndim == 4 and f.shape[0] == 1: f = f[0]
-    if f.ndim == 3 and f.shape[0] in (1, 3) and f.shape[-1] not in (1, 3): f = np.moveaxis(f, 0, -1)
-    if f.ndim == 3 and f.shape[-1] == 1: f = f[..., 0]
-    if f.ndim not in (2, 3) or (f.ndim == 3 and f.shape[-1] != 3):
-        raise LhcFerError(f"face: expected an image (H, W), (1|3, H, W) or (H, W, 3), got shape {face.shape}")
-    return f / 255.0 if f.max() > 1.0 else f
-
 def _check_idx(maps, idx, where):
     if not 0 <= idx < maps.weights.shape[0]:
         raise LhcFerError(f"{where}: idx={idx} is outside the batch of {maps.weights.shape[0]} image(s)")
@@ -202,15 +161,9 @@ def plot_head_heatmaps(maps:AttentionMaps, # one module's captured attention
     fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, vmax), "magma"), ax=axs, shrink=0.8,
                  label="attention weight" + (" (99th pct. = top)" if robust else ""))
     fig.suptitle(f"{maps.name}: channel attention per head" + (" (clustered)" if cluster else ""), fontsize=10)
-    return _save(fig, save)
+    return save_figure(fig, save)
 
 # %% ../nbs/07_attention.ipynb #90c66a9e
-def _up(a, size, mode="nearest"):
-    "(h, w) array/tensor upsampled to `size` (H, W) as numpy."
-    t = torch.as_tensor(np.asarray(a, dtype=np.float32))[None, None]
-    kw = {} if mode == "nearest" else dict(align_corners=False)
-    return F.interpolate(t, size=tuple(size), mode=mode, **kw)[0, 0].numpy()
-
 def head_index_map(maps:AttentionMaps) -> np.ndarray:
     "(H, W) int map: which head owns each position of the feature map."
     return (maps.band_masks().int() * torch.arange(maps.heads)[:, None, None]).sum(0).numpy()
@@ -223,10 +176,10 @@ def plot_head_bands(maps:AttentionMaps, # one module's captured attention
                     save=None           # path to write (.png/.svg/.pdf)
                    ):
     "The face with each head's band in its own colour (exact, including bands that end mid-row)."
-    f = _face(face); fh, fw = f.shape[:2]
+    f = face_image(face); fh, fw = f.shape[:2]
     own = ax is None
     fig, ax = plt.subplots(figsize=(4, 4)) if own else (ax.figure, ax)
-    idx = _up(head_index_map(maps), (fh, fw))
+    idx = upsample(head_index_map(maps), (fh, fw))
     cmap = plt.get_cmap("tab10" if maps.heads <= 10 else "tab20", max(maps.heads, 2))
     ax.imshow(f, cmap="gray", vmin=0, vmax=1)
     ax.imshow(idx, cmap=cmap, vmin=-0.5, vmax=cmap.N - 0.5, alpha=alpha, interpolation="nearest")
@@ -237,7 +190,7 @@ def plot_head_bands(maps:AttentionMaps, # one module's captured attention
                 bbox=dict(facecolor=cmap(h), alpha=0.8, pad=1, lw=0))
     ax.set_xticks([]); ax.set_yticks([])
     ax.set_title(f"{maps.name}: {maps.heads} head bands on {H}x{W}", fontsize=9)
-    return _save(fig, save) if own else fig
+    return save_figure(fig, save) if own else fig
 
 # %% ../nbs/07_attention.ipynb #f4a64e21
 def plot_channel_importance(maps:AttentionMaps, # one module's captured attention
@@ -255,7 +208,7 @@ def plot_channel_importance(maps:AttentionMaps, # one module's captured attentio
         ax.set_title(f"{maps.name}: {t}", fontsize=9); ax.tick_params(labelsize=7)
     a1.set_xlabel("channel")
     fig.tight_layout()
-    return _save(fig, save)
+    return save_figure(fig, save)
 
 # %% ../nbs/07_attention.ipynb #31afa1d7
 def contribution_map(maps:AttentionMaps, # one module's captured attention
@@ -278,16 +231,16 @@ def plot_contribution(maps:AttentionMaps, # one module's captured attention
     _check_idx(maps, idx, "plot_contribution")
     if head is not None and not 0 <= head < maps.heads:
         raise LhcFerError(f"plot_contribution: head={head} but {maps.name or 'this module'} has {maps.heads} heads")
-    f = _face(face); fh, fw = f.shape[:2]
+    f = face_image(face); fh, fw = f.shape[:2]
     panels = [head] if head is not None else ([None] + list(range(maps.heads)) if maps.heads > 1 else [None])
     vmax = float(contribution_map(maps, idx).max()) or 1.0
     fig, axs = _grid(len(panels), size=2.4, extra_w=0.6)
     for ax, h in zip(axs, panels):
-        m = _up(contribution_map(maps, idx, h).numpy(), (fh, fw), "bilinear")
+        m = upsample(contribution_map(maps, idx, h).numpy(), (fh, fw), "bilinear")
         ax.imshow(f, cmap="gray", vmin=0, vmax=1)
         ax.imshow(m, cmap="inferno", vmin=0, vmax=vmax, alpha=alpha)
         ax.set_title("all heads" if h is None else f"head {h}", fontsize=9); ax.set_xticks([]); ax.set_yticks([])
     fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, vmax), "inferno"), ax=axs, shrink=0.8,
                  label="|g·O| (L2 over channels)")
     fig.suptitle(f"{maps.name}: spatial contribution", fontsize=10)
-    return _save(fig, save)
+    return save_figure(fig, save)

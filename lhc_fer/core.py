@@ -10,10 +10,12 @@ from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'PIXEL_RANGE', 'WRITE_ERRORS', 'UMASK', 'LOCK_ENV', 'LhcFerError', 'Config', 'config_docs',
-           'default_device', 'seed_everything', 'notice', 'write_error', 'atomic_path', 'prepare_out_dir', 'run_lock']
+           'default_device', 'seed_everything', 'notice', 'write_error', 'atomic_path', 'prepare_out_dir', 'run_lock',
+           'eval_mode', 'hard_labels', 'class_names', 'as_batch', 'face_image', 'upsample', 'save_figure']
 
 # %% ../nbs/00_core.ipynb #5a02372f
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -198,3 +200,87 @@ def run_lock(folder): # a run folder (created if missing)
         fh.seek(0); fh.truncate(); fh.write(f"{os.getpid()}\n"); fh.flush()
         yield folder
     finally: fh.close()
+
+# %% ../nbs/00_core.ipynb #0c2cc3fc
+@contextmanager
+def eval_mode(model:torch.nn.Module # any module
+             ):
+    "Eval mode for the block; afterwards every submodule gets its own previous mode back, even after an error."
+    modes = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        yield model
+    finally:
+        for m, t in modes.items(): m.training = t
+
+# %% ../nbs/00_core.ipynb #17045336
+def hard_labels(y # class indices (N,) or probabilities (N, K); tensor or array
+               ):
+    "Class indices (N,) from labels given as indices or as probabilities over the classes (argmax)."
+    if y.ndim == 2: return y.argmax(-1) if isinstance(y, torch.Tensor) else np.asarray(y).argmax(-1)
+    return y if isinstance(y, torch.Tensor) else np.asarray(y).astype(np.int64)
+
+# %% ../nbs/00_core.ipynb #ea1d09c5
+def class_names(model=None, # a model, maybe with a `classes` attribute
+                data=None, # a dataset, maybe with a `classes` attribute
+                k:int|None=None # number of outputs, for the fallback names
+               ) -> tuple:
+    "What a model's outputs stand for: the data's classes, else the model's, else `EMOTIONS` for 7 outputs, else class_i."
+    names = getattr(data, "classes", None) or getattr(model, "classes", None)
+    if names is None:
+        if k is None: raise LhcFerError("class_names: no classes on the data or the model, and no number of outputs given")
+        names = EMOTIONS if k == len(EMOTIONS) else tuple(f"class_{i}" for i in range(k))
+    return tuple(names)
+
+# %% ../nbs/00_core.ipynb #ce08d25f
+def as_batch(x, # (B, 1|3, H, W), one (1|3, H, W) or (H, W) image; tensor or array, pixels in 0-255
+             model=None, # put the batch on this model's device (default CPU)
+             where:str="input" # the caller, for the error message
+            ) -> torch.Tensor:
+    "`x` as a float32 (B, C, H, W) tensor on `model`'s device."
+    if isinstance(x, np.ndarray): x = torch.from_numpy(np.ascontiguousarray(x))
+    if not isinstance(x, torch.Tensor):
+        raise LhcFerError(f"{where}: expected a tensor of images (B, 1|3, H, W) in 0-255, got {type(x).__name__}")
+    if x.dim() == 2: x = x[None, None]
+    elif x.dim() == 3: x = x[None]
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise LhcFerError(f"{where}: expected images of shape (B, 1|3, H, W) (or (H, W), (1|3, H, W)), got {tuple(x.shape)}")
+    p = next(model.parameters(), None) if model is not None else None
+    return x.to(p.device if p is not None else "cpu", torch.float32)
+
+# %% ../nbs/00_core.ipynb #de7a9796
+def face_image(face # (H, W), (1|3, H, W), (H, W, 1|3) or (1, C, H, W); pixels in 0-255 or 0-1
+              ) -> np.ndarray:
+    "A face as a float numpy image in [0, 1], (H, W) or (H, W, 3), for plotting."
+    if isinstance(face, torch.Tensor): face = face.detach().float().cpu().numpy()
+    f = np.asarray(face, dtype=np.float32)
+    if f.ndim == 4 and f.shape[0] == 1: f = f[0]
+    if f.ndim == 3 and f.shape[0] in (1, 3) and f.shape[-1] not in (1, 3): f = np.moveaxis(f, 0, -1)
+    if f.ndim == 3 and f.shape[-1] == 1: f = f[..., 0]
+    if f.ndim not in (2, 3) or (f.ndim == 3 and f.shape[-1] != 3):
+        raise LhcFerError(f"face: expected an image (H, W), (1|3, H, W) or (H, W, 3), got shape {np.shape(face)}")
+    return f / 255.0 if f.max() > 1.0 else f
+
+# %% ../nbs/00_core.ipynb #0b38a76a
+def upsample(a, # (h, w) array or tensor
+             size, # (H, W)
+             mode:str="nearest" # "nearest" (keeps blocks visible) or "bilinear"
+            ) -> np.ndarray:
+    "An (h, w) map resized to `size` as a float32 numpy array."
+    t = torch.as_tensor(np.asarray(a, dtype=np.float32))[None, None]
+    kw = {} if mode == "nearest" else dict(align_corners=False)
+    return F.interpolate(t, size=tuple(size), mode=mode, **kw)[0, 0].numpy()
+
+# %% ../nbs/00_core.ipynb #e15d5e24
+def save_figure(fig, # a matplotlib figure
+                save=None # path to write (.png, .svg or .pdf); None: don't write
+               ):
+    "Write `fig` to `save` atomically (format from the suffix), close it, and return it."
+    import matplotlib.pyplot as plt
+    if save is not None:
+        fmt = Path(save).suffix.lower().lstrip(".")
+        if fmt not in ("png", "svg", "pdf"):
+            raise LhcFerError(f"{save}: cannot save a figure as {fmt or 'no extension'!r}; use .png, .svg or .pdf")
+        with atomic_path(save) as tmp: fig.savefig(tmp, format=fmt, bbox_inches="tight", dpi=120)
+    plt.close(fig)
+    return fig

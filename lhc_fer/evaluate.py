@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import EMOTIONS, LhcFerError, atomic_path
+from .core import EMOTIONS, LhcFerError, atomic_path, class_names, eval_mode, hard_labels
 
 # %% auto #0
 __all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'FACE_SIZE', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views',
@@ -134,10 +134,9 @@ def tta_predict(model:nn.Module, # classifier returning logits
     views = paper_tta_views() if views is None else list(views)
     x, dev = _as_batch(x), _device(model)
     size = size or input_size(model)
-    was_training = model.training; model.eval()
     def probs(t): return torch.cat([model(c).float().softmax(-1) for c in t.split(bs)])
     out = []
-    try:
+    with eval_mode(model):
         with torch.inference_mode():
             for xb in x.split(bs):
                 xb = xb.to(dev, torch.float32)                                           # (b, C, H, W)
@@ -146,7 +145,6 @@ def tta_predict(model:nn.Module, # classifier returning logits
                 p = weight * probs(xb)                                                   # (b, K)
                 if views: p = p + probs(apply_views(xb, views, ref).flatten(0, 1)).view(len(views), len(xb), -1).sum(0)
                 out.append((p / (weight + len(views))).cpu())
-    finally: model.train(was_training)
     return torch.cat(out)
 
 # %% ../nbs/06_evaluate.ipynb #eb484630
@@ -257,11 +255,6 @@ def _subset(data, split:str|None):
     if split not in have: raise LhcFerError(f"{getattr(data, 'source', 'data')}: no {split!r} split; splits present: {have}")
     return data.subset(split)
 
-def _class_names(model, data=None, K:int|None=None):
-    names = getattr(data, "classes", None) or getattr(model, "classes", None)
-    if names is None: names = EMOTIONS if K == len(EMOTIONS) else tuple(f"class_{i}" for i in range(K))
-    return tuple(names)
-
 def get_preds(model:nn.Module, # classifier returning logits
               data, # a `FerData` (images uint8 (N, H, W), labels, split, classes)
               split:str|None="test", # which split ("train", "valid", "test"; None: all)
@@ -273,9 +266,8 @@ def get_preds(model:nn.Module, # classifier returning logits
     if len(sub) == 0: raise LhcFerError(f"{getattr(data, 'source', 'data')}: split {split!r} is empty")
     views, w = tta_views(tta)
     probs = tta_predict(model, torch.from_numpy(np.asarray(sub.images))[:, None], views, w, bs).numpy()
-    y = np.asarray(sub.labels)
-    y = y.argmax(1) if y.ndim == 2 else y.astype(int)
-    names = _class_names(model, data, probs.shape[1])
+    y = hard_labels(np.asarray(sub.labels))
+    names = class_names(model, data, probs.shape[1])
     if probs.shape[1] != len(names):
         raise LhcFerError(f"the model has {probs.shape[1]} outputs but the data has {len(names)} classes {names}")
     return probs, y
@@ -290,7 +282,7 @@ def evaluate(model:nn.Module, # classifier returning logits
             ) -> dict:
     "Accuracy, macro-F1, per-class precision/recall and confusion matrix of `model` on a split (saved if `out_dir`)."
     probs, y = get_preds(model, data, split, tta, bs)
-    names = _class_names(model, data, probs.shape[1])
+    names = class_names(model, data, probs.shape[1])
     m = classification_metrics(y, probs.argmax(1), names)
     m.update(split=split or "all", tta=(tta or "none"), source=str(getattr(data, "source", "")))
     if out_dir is not None:
@@ -451,17 +443,16 @@ def export_onnx(model:nn.Module, # classifier taking (B, 1|3, H, W) pixels in 0-
     "Export `model` to ONNX (input `pixels` (B, 1, S, S), output `logits`), written atomically."
     import warnings
     path, S = Path(path), int(img_size or FACE_SIZE)
-    dev = _device(model); was_training = model.training; model.eval()
-    x = torch.rand(2, 1, S, S, device=dev) * 255
-    with torch.no_grad(): classes = _class_names(model, None, model(x).shape[-1])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            prog = torch.onnx.export(model, (x,), input_names=["pixels"], output_names=["logits"], dynamo=True,
-                                     dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
-    except Exception as e:
-        raise LhcFerError(f"{path}: ONNX export of {type(model).__name__} failed ({type(e).__name__}: {str(e).splitlines()[0][:300]})") from e
-    finally: model.train(was_training)
+    x = torch.rand(2, 1, S, S, device=_device(model)) * 255
+    with eval_mode(model):
+        with torch.no_grad(): classes = class_names(model, None, model(x).shape[-1])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                prog = torch.onnx.export(model, (x,), input_names=["pixels"], output_names=["logits"], dynamo=True,
+                                         dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
+        except Exception as e:
+            raise LhcFerError(f"{path}: ONNX export of {type(model).__name__} failed ({type(e).__name__}: {str(e).splitlines()[0][:300]})") from e
     prog.model.metadata_props.update({"lhc_fer.classes": jsonlib.dumps(list(classes)), "lhc_fer.input": f"pixels (B, 1, {S}, {S}) float 0-255",
                                       "lhc_fer.img_size": str(input_size(model) or S), "lhc_fer.arch": str(getattr(model, "arch", type(model).__name__))})
     with atomic_path(path) as tmp: prog.save(str(tmp))
@@ -477,9 +468,7 @@ def onnx_max_error(model:nn.Module, # the PyTorch model
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]; S = int(inp.shape[-1])
     x = torch.rand(n, 1, S, S, generator=torch.Generator().manual_seed(seed)) * 255
-    was_training = model.training; model.eval()
-    with torch.no_grad(): ref = model(x.to(_device(model))).float().cpu().numpy()
-    model.train(was_training)
+    with eval_mode(model), torch.no_grad(): ref = model(x.to(_device(model))).float().cpu().numpy()
     return float(np.abs(sess.run(None, {inp.name: x.numpy()})[0] - ref).max())
 
 # %% ../nbs/06_evaluate.ipynb #1874143e
@@ -541,7 +530,7 @@ def cli_predict(*photos:str, # photos (any size, colour); every frontal face fou
         try: res.append((ph, predict_faces(model, img, ph, whole_image)))
         except LhcFerError as e: missing.append(str(e))
     if missing: raise LhcFerError(missing[0] + (f" (and {len(missing) - 1} more photos without a face)" if len(missing) > 1 else ""))
-    K = len(res[0][1][0]["probs"]); classes = _class_names(model, None, K)
+    K = len(res[0][1][0]["probs"]); classes = class_names(model, None, K)
     if json:
         print(jsonlib.dumps([dict(photo=ph, faces=[dict(box=None if f["box"] is None else list(f["box"]),
                                                         label=classes[int(f["probs"].argmax())],

@@ -13,9 +13,10 @@ import torch.nn.functional as F
 import matplotlib.pyplot as plt
 import seaborn as sns
 from captum.attr import IntegratedGradients, Saliency, Occlusion, LayerGradCam, LayerAttribution
-from .core import LhcFerError
+from .core import LhcFerError, eval_mode, hard_labels, as_batch, face_image, save_figure, upsample
+from .models import lhc_modules
 from .lhc import LHC
-from .attention import lhc_modules_of, band_mask, _as_batch, _face, _save, _up
+from .attention import band_mask
 
 # %% auto #0
 __all__ = ['METHODS', 'find_module', 'attribute', 'attribution_map', 'plot_attribution', 'head_ablation', 'head_importance',
@@ -29,7 +30,7 @@ def find_module(model:nn.Module, # the model
                ) -> tuple:
     "(name, module) for `module` in `model`."
     if module is None:
-        mods = lhc_modules_of(model)
+        mods = lhc_modules(model)
         if not mods: raise LhcFerError(f"{type(model).__name__} has no LHC module; pass module= a layer name, e.g. one of {[n for n, _ in model.named_children()]}")
         return next(reversed(mods.items()))
     if isinstance(module, nn.Module):
@@ -38,7 +39,7 @@ def find_module(model:nn.Module, # the model
         raise LhcFerError(f"module {type(module).__name__} is not part of this {type(model).__name__}")
     try: return module, model.get_submodule(module)
     except AttributeError:
-        raise LhcFerError(f"no module named {module!r} in this {type(model).__name__}; LHC modules: {list(lhc_modules_of(model))}") from None
+        raise LhcFerError(f"no module named {module!r} in this {type(model).__name__}; LHC modules: {list(lhc_modules(model))}") from None
 
 def _targets(model, x, target):
     "Target classes (B,) long: given ints, or the model's predictions when `target` is None."
@@ -60,11 +61,9 @@ def attribute(model:nn.Module,  # a classifier taking (B, 1|3, H, W) pixels in 0
              ) -> torch.Tensor:
     "Attribution of `target`'s logit to the input pixels, (B, C, H, W) ((B, 1, H, W) for gradcam), on the CPU."
     if method not in METHODS: raise LhcFerError(f"attribute: unknown method {method!r}; choose one of {METHODS}")
-    x = _as_batch(x, model, "attribute")
+    x = as_batch(x, model, "attribute")
     B, C, H, W = x.shape
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
+    with eval_mode(model):
         t = _targets(model, x, target)
         xi = x.clone().requires_grad_(True)
         if method == "integrated_gradients":
@@ -79,8 +78,6 @@ def attribute(model:nn.Module,  # a classifier taking (B, 1|3, H, W) pixels in 0
             _, layer = find_module(model, module)
             a = LayerGradCam(model, layer).attribute(xi, target=t, relu_attributions=True)
             a = LayerAttribution.interpolate(a, (H, W), "bilinear")
-    finally:
-        for m, tr in modes.items(): m.training = tr
     return a.detach().float().cpu()
 
 # %% ../nbs/08_captum.ipynb #8a50a32c
@@ -103,14 +100,14 @@ def plot_attribution(face,            # the input face: (H, W), (1|3, H, W) or (
                      save=None        # path to write (.png/.svg/.pdf)
                     ):
     "The face with the attribution's magnitude overlaid."
-    f = _face(face); m = attribution_map(attr).numpy()
-    if m.shape != f.shape[:2]: m = _up(m, f.shape[:2], "bilinear")
+    f = face_image(face); m = attribution_map(attr).numpy()
+    if m.shape != f.shape[:2]: m = upsample(m, f.shape[:2], "bilinear")
     own = ax is None
     fig, ax = plt.subplots(figsize=(3, 3)) if own else (ax.figure, ax)
     ax.imshow(f, cmap="gray", vmin=0, vmax=1)
     ax.imshow(m, cmap="jet", vmin=0, vmax=float(np.percentile(m, 99)) or 1.0, alpha=alpha)
     ax.set_xticks([]); ax.set_yticks([]); ax.set_title(title, fontsize=9)
-    return _save(fig, save) if own else fig
+    return save_figure(fig, save) if own else fig
 
 # %% ../nbs/08_captum.ipynb #aa5dffe3
 def _ablation_hook(heads, mode):
@@ -149,16 +146,12 @@ def head_ablation(model:nn.Module, # a classifier holding LHC modules
                   mode:str="zero"   # "zero": remove the head's contribution; "mean": replace it by its batch mean
                  ) -> torch.Tensor:
     "Change of every class probability (B, n_classes) when `head` of `module` is ablated (ablated - original)."
-    x = _as_batch(x, model, "head_ablation")
+    x = as_batch(x, model, "head_ablation")
     name, mod = find_module(model, module)
     heads = [int(head)] if np.isscalar(head) or (torch.is_tensor(head) and head.dim() == 0) else [int(h) for h in head]
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
+    with eval_mode(model):
         with torch.no_grad(): p0 = model(x).float().softmax(1)
         return (_ablate(model, x, name, mod, heads, mode) - p0).cpu()
-    finally:
-        for m, tr in modes.items(): m.training = tr
 
 # %% ../nbs/08_captum.ipynb #52ed18e0
 def _xy(data, split=None, n=None):
@@ -169,7 +162,7 @@ def _xy(data, split=None, n=None):
         x, y = torch.as_tensor(np.asarray(data.images))[:, None], torch.as_tensor(np.asarray(data.labels))
     else: raise LhcFerError(f"expected a FerData or an (images, labels) pair, got {type(data).__name__}")
     x, y = torch.as_tensor(x), torch.as_tensor(y)
-    if y.dim() == 2: y = y.argmax(1)                                           # soft labels: majority class
+    y = hard_labels(y)                                                         # soft labels: majority class
     if x.dim() == 3: x = x[:, None]
     if len(x) != len(y): raise LhcFerError(f"{len(x)} images but {len(y)} labels")
     if len(x) == 0: raise LhcFerError(f"no images{f' in split {split!r}' if split else ''}")
@@ -186,11 +179,9 @@ def head_importance(model:nn.Module, # a classifier holding LHC modules
                    ) -> pd.DataFrame:
     "Every head of every LHC module ranked by the accuracy (then true-class probability) lost when it is ablated."
     x, y = _xy(data, split, n)
-    mods = lhc_modules_of(model)
+    mods = lhc_modules(model)
     if not mods: raise LhcFerError(f"head_importance: {type(model).__name__} has no LHC module")
     dev = next(model.parameters()).device
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
     def run(name=None, mod=None, h=None):
         ps = []
         for i in range(0, len(x), bs):
@@ -200,7 +191,7 @@ def head_importance(model:nn.Module, # a classifier holding LHC modules
             else: ps.append(_ablate(model, xb, name, mod, [h], mode).cpu())
         p = torch.cat(ps)
         return (p.argmax(1) == y).float().mean().item(), p[torch.arange(len(y)), y]
-    try:
+    with eval_mode(model):
         acc0, pt0 = run()
         rows = []
         for name, mod in mods.items():
@@ -208,8 +199,6 @@ def head_importance(model:nn.Module, # a classifier holding LHC modules
                 acc, pt = run(name, mod, h)
                 rows.append(dict(module=name, head=h, rows=f"{b.row_start}-{b.row_end - 1}", acc=acc,
                                  acc_drop=acc0 - acc, prob_drop=(pt0 - pt).mean().item()))
-    finally:
-        for m, tr in modes.items(): m.training = tr
     df = pd.DataFrame(rows).sort_values(["acc_drop", "prob_drop"], ascending=False, ignore_index=True)
     df.attrs.update(base_acc=acc0, n=len(y), mode=mode)
     return df
@@ -232,7 +221,7 @@ def plot_head_importance(df:pd.DataFrame,        # a `head_importance` table
     ax.set_ylabel(""); ax.set_xlabel({"prob_drop": "true-class probability drop", "acc_drop": "accuracy drop"}[metric])
     ax.set_title(f"head ablation ({df.attrs.get('mode', 'zero')}), base accuracy {df.attrs.get('base_acc', float('nan')):.3f}", fontsize=9)
     fig.tight_layout()
-    return _save(fig, save)
+    return save_figure(fig, save)
 
 # %% ../nbs/08_captum.ipynb #065795d6
 def _resize_mask(m, size):
@@ -251,9 +240,12 @@ def region_score(attribution, # (H, W), (C, H, W) or (B, C, H, W)
     if a.dim() == 2: a = a[None, None]
     elif a.dim() == 3: a = a[None]
     if a.dim() != 4: raise LhcFerError(f"region_score: attribution must be (H, W), (C, H, W) or (B, C, H, W), got {tuple(a.shape)}")
-    if m.dim() == 2: m = m[None].expand(a.shape[0], -1, -1)
-    if m.dim() != 3 or m.shape[0] != a.shape[0]:
-        raise LhcFerError(f"region_score: mask of shape {tuple(m.shape)} does not fit attributions of shape {tuple(a.shape)} (expected (H, W) or ({a.shape[0]}, H, W))")
+    if m.dim() == 4 and m.shape[1] == 1: m = m[:, 0]                          # (B|1, 1, H, W): the attributions' layout
+    if m.dim() == 2: m = m[None]
+    if m.dim() != 3 or m.shape[0] not in (1, a.shape[0]):
+        raise LhcFerError(f"region_score: a mask of shape {tuple(m.shape)} does not broadcast to {a.shape[0]} attribution map(s) "
+                          f"of shape {tuple(a.shape)}; expected (H, W), (B, H, W) or (B, 1, H, W) with B = 1 or {a.shape[0]}")
+    m = m.expand(a.shape[0], -1, -1)
     a = a.sum(1).abs()                                                          # (B, H, W)
     m = _resize_mask(m, a.shape[-2:])
     tot = a.sum((1, 2))
@@ -283,9 +275,7 @@ def region_scores(model:nn.Module,  # a classifier taking (B, 1, H, W) pixels in
     y = torch.as_tensor(np.asarray(data.hard_labels)[idx]).long()
     masks = torch.from_numpy(np.stack([evidence_mask(data, int(i)) for i in idx]))
     dev = next(model.parameters()).device
-    was = model.training; model.eval()
-    with torch.no_grad(): pred = torch.cat([model(x[i:i + bs].to(dev)).argmax(1).cpu() for i in range(0, len(x), bs)])
-    model.train(was)
+    with eval_mode(model), torch.no_grad(): pred = torch.cat([model(x[i:i + bs].to(dev)).argmax(1).cpu() for i in range(0, len(x), bs)])
     t = y if target == "label" else pred
     rows = []
     for m in methods:
@@ -319,4 +309,4 @@ def plot_quality(scores:dict, # {model name: `region_scores` table}
     ax.set_ylabel("region score (evidence mass inside)"); ax.set_xlabel(""); ax.set_ylim(0, 1)
     ax.legend(fontsize=8, loc="upper right"); ax.set_title("where do attributions put their mass?", fontsize=10)
     fig.tight_layout()
-    return _save(fig, save)
+    return save_figure(fig, save)

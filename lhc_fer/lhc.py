@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_lhc.ipynb #c171cb4e
 from __future__ import annotations
-import math
+import contextlib, math
 import numpy as np
 import torch
 import torch.nn as nn
@@ -33,6 +33,11 @@ def _pair(r, what="resolution"):
 def _f32(t):
     "`t` in at least fp32 (fp64 stays fp64), for softmax and exponents under autocast."
     return t if t.dtype == torch.float64 else t.float()
+
+def _no_autocast(device_type:str):
+    "Autocast switched off on `device_type`; a no-op where the device has no autocast (meta: shape-only runs)."
+    if not torch.amp.is_autocast_available(device_type): return contextlib.nullcontext()
+    return torch.autocast(device_type, enabled=False)
 
 def _glorot_(t, fan_in, fan_out):
     lim = math.sqrt(6.0 / (fan_in + fan_out))
@@ -114,7 +119,7 @@ def _qkv(self:LHC, x):
 @patch
 def _exponent(self:LHC, s):
     "p = sigmoid(Wp s + b) (B, h, C) and the per-row divisor's log, both fp32, from row means `s` (B, h, C)."
-    with torch.autocast(s.device.type, enabled=False):
+    with _no_autocast(s.device.type):
         s = _f32(s)
         p = torch.sigmoid(F.linear(s, self.wp.weight.to(s.dtype), self.wp.bias.to(s.dtype)))  # (B, h, C)
         logdiv = (self.norm_c + p) * math.log(self.emb)                               # log emb^(norm_c+p)
@@ -132,10 +137,10 @@ def attention_parts(self:LHC, x):
     "The layer's internals for `x`: weights A (B,h,C,C), exponent p (B,h,C), out O (B,C,H,W) before the gain, gain g."
     self.check_input(x)
     q, k, vt = self._qkv(x)
-    with torch.autocast(x.device.type, enabled=False):
+    with _no_autocast(x.device.type):
         S = torch.matmul(_f32(q), _f32(k).transpose(-1, -2))                  # (B, h, C, C)
     p, logdiv = self._exponent(S.mean(-1))
-    with torch.autocast(x.device.type, enabled=False):
+    with _no_autocast(x.device.type):
         A = torch.softmax(S * torch.exp(-logdiv)[..., None], dim=-1)           # (B, h, C, C), fp32
     O = self._to_map(torch.matmul(vt, A.to(vt.dtype).transpose(-1, -2)))     # (B, C, H, W)
     return dict(weights=A, p=p, out=O, gain=self.gain())
@@ -146,7 +151,7 @@ LHC.use_sdpa = None  # None: SDPA on accelerators, matmul + softmax on the CPU; 
 def _fast(self:LHC, x):
     "g * O (B, C, H, W) without the C x C row means (and, through SDPA, without the C x C weights)."
     q, k, vt = self._qkv(x)
-    with torch.autocast(x.device.type, enabled=False):
+    with _no_autocast(x.device.type):
         s = (_f32(q) * _f32(k).mean(-2, keepdim=True)).sum(-1)                # (B, h, C) = mean_j S[c, j]
     p, logdiv = self._exponent(s)
     q, k = (_f32(q) * torch.exp(-logdiv)[..., None]).to(vt.dtype), k.to(vt.dtype)  # divisor folded into q
@@ -155,7 +160,7 @@ def _fast(self:LHC, x):
     if sdpa:
         o = F.scaled_dot_product_attention(q, k, vt.transpose(-1, -2), scale=1.0)  # (B, h, C, d)
         return self._to_map((o if g is None else o * g).transpose(-1, -2))
-    with torch.autocast(x.device.type, enabled=False):
+    with _no_autocast(x.device.type):
         A = torch.softmax(_f32(torch.matmul(q, k.transpose(-1, -2))), -1).to(vt.dtype)  # fp32 softmax
     small = self.channels <= self.d                                          # scale the smaller of A, O
     if g is not None and small: A = A * g

@@ -4,9 +4,10 @@
 
 # %% ../nbs/02_models.ipynb #ab7dd09b
 from __future__ import annotations
-import json, math, sys, warnings
+import contextlib, json, math, sys, warnings
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -23,6 +24,23 @@ __all__ = ['BN_EPS', 'BN_MOMENTUM', 'STAGES', 'OUR_WEIGHTS', 'PLACES', 'PAPER_HE
            'model_from_config', 'feature_shapes', 'add_lhc', 'ModelReport', 'model_report']
 
 # %% ../nbs/02_models.ipynb #af4cf18c
+def _tracing(x) -> bool:
+    "Whether `x` flows through a graph capture: an fx Proxy, TorchScript scripting, `torch.compile` or `torch.export`."
+    return isinstance(x, torch.fx.Proxy) or torch.jit.is_scripting() or torch.compiler.is_compiling()
+
+def _adapt_input(x, img_size:int):
+    "Check `x` (not while tracing), make it float, resize it to img_size × img_size and repeat gray to 3 channels."
+    if not _tracing(x) and (not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] not in (1, 3)):
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise LhcFerError(f"model input has shape {got}; expected (B, 1 or 3, H, W) float pixels in "
+                          f"{PIXEL_RANGE[0]:g}-{PIXEL_RANGE[1]:g}")
+    if not x.is_floating_point(): x = x.float()
+    if x.shape[-2] != img_size or x.shape[-1] != img_size:
+        x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", align_corners=False, antialias=False)
+    return x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x              # (B, 3, s, s)
+
+torch.fx.wrap("_adapt_input")  # one call in an fx graph, run on real tensors: check, resize and gray repeat stay
+
 class InputAdapter(nn.Module):
     "Gray→3 channels and bilinear resize to `img_size`; checks the input's shape."
     def __init__(self, img_size:int=224): # side of the square image the network sees
@@ -30,16 +48,7 @@ class InputAdapter(nn.Module):
         self.img_size = int(img_size)
 
     def forward(self, x): # (B, 1|3, H, W) float pixels in 0-255
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] not in (1, 3):
-            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise LhcFerError(f"model input has shape {got}; expected (B, 1 or 3, H, W) float pixels in "
-                              f"{PIXEL_RANGE[0]:g}-{PIXEL_RANGE[1]:g}")
-        if not x.is_floating_point(): x = x.float()
-        s = self.img_size
-        if x.shape[-2] != s or x.shape[-1] != s:
-            x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=False)
-        if x.shape[1] == 1: x = x.repeat(1, 3, 1, 1)                      # (B, 3, s, s)
-        return x
+        return _adapt_input(x, self.img_size)
 
     def extra_repr(self): return f"img_size={self.img_size}"
 
@@ -59,6 +68,9 @@ class ShiftBN(nn.BatchNorm2d):
     def reset_parameters(self):
         self.reset_running_stats()
         if getattr(self, "bias", None) is not None: nn.init.zeros_(self.bias)
+
+    def _check_input_dim(self, x):                                     # torch's Python shape check: not while tracing
+        if not _tracing(x): super()._check_input_dim(x)
 
 # %% ../nbs/02_models.ipynb #c9eb4230
 class PreActUnit(nn.Module):
@@ -97,6 +109,20 @@ def _keras_init(model):
         elif isinstance(m, nn.Linear): nn.init.xavier_uniform_(m.weight); nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d): m.reset_parameters()
 
+def _timm_cfg(arch:str, img_size:int, n_classes:int, in_chans:int=3) -> dict:
+    "timm's `pretrained_cfg`: 0-255 pixels (timm's 0-1 tensors are divided by std 1/255), a fixed input size, names."
+    s = img_size
+    for _ in range(5): s = -(-s // 2)                                    # conv0, pool0, stage2-4: each ⌈s/2⌉
+    return dict(architecture=arch, input_size=(in_chans, img_size, img_size), fixed_input_size=True, pool_size=(s, s),
+                interpolation="bilinear", mean=(0.,) * in_chans, std=(1 / 255,) * in_chans, crop_pct=1.0,
+                num_classes=n_classes, first_conv="stem.conv0", classifier="fc")
+
+def _pool_type(global_pool:str) -> str:
+    "`global_pool`, checked: 'avg' (the paper's head) or '' (no pooling: the dense head runs at every position)."
+    if global_pool not in ("avg", ""):
+        raise LhcFerError(f"global_pool={global_pool!r}: expected 'avg' (the paper's) or '' (no pooling: the dense head per position)")
+    return global_pool
+
 class ResNet34v2(nn.Module):
     "The paper's host: pre-activation ResNet34 (classification-models Keras layout) with the original's dense head."
     arch = "resnet34v2"
@@ -108,7 +134,7 @@ class ResNet34v2(nn.Module):
         self.n_classes, self.img_size, self.width, self.classes = int(n_classes), int(img_size), float(width), None
         self.filters = widths(width)
         with torch.device("meta"): self._build()                         # no memory, no default init...
-        self.to_empty(device="cpu"); _keras_init(self)                   # ...then one Keras-style init
+        self.to_empty(device=torch.get_default_device()); _keras_init(self)  # ...then one Keras-style init
 
     def _build(self):
         img_size = self.img_size
@@ -125,12 +151,12 @@ class ResNet34v2(nn.Module):
         self.bn1, self.relu1 = bn(cin), nn.ReLU()
         self.fc1, self.relu_fc1, self.drop1 = nn.Linear(cin, fs["fc1"]), nn.ReLU(), nn.Dropout(0.4)
         self.fc2, self.relu_fc2, self.drop2 = nn.Linear(fs["fc1"], fs["fc2"]), nn.ReLU(), nn.Dropout(0.4)
-        self.fc = nn.Linear(fs["fc2"], self.n_classes)
+        self.fc = nn.Linear(fs["fc2"], self.n_classes) if self.n_classes else nn.Identity()
         self.num_features, self.head_hidden_size, self.num_classes = cin, fs["fc2"], self.n_classes
-        self.pretrained_cfg = dict(architecture=self.arch, input_size=(3, img_size, img_size), interpolation="bilinear",
-                                   mean=(0., 0., 0.), std=(1 / 255,) * 3, crop_pct=1.0, num_classes=self.n_classes,
-                                   first_conv="stem.conv0", classifier="fc")  # timm: 0-1 tensors become 0-255
-        self.default_cfg = self.pretrained_cfg
+        self.in_chans, self.global_pool = 3, "avg"
+        self.feature_info = [dict(num_chs=fs[n], reduction=r, module=n)    # timm's features_only taps (FeatureListNet)
+                             for n, r in zip(("stem", "stage1", "stage2", "stage3", "stage4"), (4, 4, 8, 16, 32))]
+        self.pretrained_cfg = self.default_cfg = _timm_cfg(self.arch, img_size, self.n_classes)
 
     @property
     def arch_args(self): return dict(n_classes=self.n_classes, img_size=self.img_size, width=self.width)
@@ -142,18 +168,23 @@ class ResNet34v2(nn.Module):
         return self.relu1(self.bn1(x))
 
     def forward_head(self, x, pre_logits:bool=False): # x (B, num_features, h, w)
-        "Global average pool and the dense head → logits (B, n_classes), or the fc2 features with `pre_logits`."
-        x = x.mean((2, 3))                                                # (B, num_features)
-        x = self.drop2(self.relu_fc2(self.fc2(self.drop1(self.relu_fc1(self.fc1(x))))))  # (B, head_hidden_size)
-        return x if pre_logits else self.fc(x)
+        "Global average pool (`global_pool=''`: none, the head runs per position) and the dense head → logits, or fc2 features with `pre_logits`."
+        x = x.mean((2, 3)) if self.global_pool else x.permute(0, 2, 3, 1)  # (B, C), or unpooled (B, h, w, C)
+        x = self.drop2(self.relu_fc2(self.fc2(self.drop1(self.relu_fc1(self.fc1(x))))))  # (..., head_hidden_size)
+        if not pre_logits: x = self.fc(x)
+        return x if self.global_pool else x.permute(0, 3, 1, 2)           # unpooled: (B, ·, h, w)
 
     def forward(self, x): return self.forward_head(self.forward_features(x))
 
     def get_classifier(self): return self.fc
     def reset_classifier(self, num_classes:int, global_pool=None):
-        self.fc = nn.Linear(self.head_hidden_size, num_classes).to(self.fc1.weight.device)
-        nn.init.xavier_uniform_(self.fc.weight); nn.init.zeros_(self.fc.bias)
-        self.n_classes = self.num_classes = num_classes
+        "A fresh classifier for `num_classes` (0: none) where fc1 lives; `global_pool` 'avg', '' or None (unchanged)."
+        if global_pool is not None: self.global_pool = _pool_type(global_pool)
+        w = self.fc1.weight
+        fc = nn.Linear(self.head_hidden_size, num_classes, device=w.device, dtype=w.dtype) if num_classes else nn.Identity()
+        if num_classes: nn.init.xavier_uniform_(fc.weight); nn.init.zeros_(fc.bias)
+        self.fc = fc.train(self.training)
+        self.n_classes = self.num_classes = int(num_classes)
 
 # %% ../nbs/02_models.ipynb #8217ce62
 OUR_WEIGHTS = (".safetensors", ".pt", ".pth", ".bin")  # lhc_fer's own checkpoint files; anything else is an original's
@@ -323,6 +354,8 @@ def add_controller(model:nn.Module, # a model holding LHC modules
 class _FrozenBN:
     "Mixin: a BatchNorm that stays in eval mode (running statistics, no updates) whatever `train()` says."
     def train(self, mode:bool=True): return nn.Module.train(self, False)
+    def _check_input_dim(self, x):                                     # as ShiftBN: no Python shape check while tracing
+        if not _tracing(x): super()._check_input_dim(x)
 
 _frozen_cache = {}
 def freeze_bn(m:nn.Module) -> nn.Module:
@@ -532,14 +565,30 @@ def add_lhc(model:nn.Module, # a torchvision or timm CNN (changed in place and r
     return model
 
 # %% ../nbs/02_models.ipynb #430af251
+def _timm_model(builder, num_classes:int=7, in_chans:int=3, img_size=224, global_pool:str|None=None, device=None,
+                dtype=None, **kw):
+    "`builder(n_classes=num_classes, img_size=img_size, **kw)` for timm: built on `device` in `dtype`."
+    if in_chans not in (1, 3): raise LhcFerError(f"timm: in_chans={in_chans}; must be 1 or 3 (gray is repeated)")
+    global_pool = None if global_pool is None else _pool_type(global_pool)
+    if not isinstance(img_size, int):                                     # timm passes (H, W)
+        if len(set(img_size)) != 1: raise LhcFerError(f"timm: img_size={tuple(img_size)}; the models take square inputs")
+        img_size = int(img_size[0])
+    with torch.device(device) if device is not None else contextlib.nullcontext():
+        m = builder(n_classes=num_classes, img_size=img_size, **kw)       # unknown arguments: TypeError
+    if dtype is not None: m.to(dtype)
+    if global_pool is not None: m.global_pool = global_pool
+    m.in_chans = in_chans
+    return m
+
 def _timm_entry(name:str, builder):
-    "Register `builder` with timm under `name`, translating timm's arguments."
-    from timm.models import register_model
-    def entry(pretrained=False, num_classes:int=7, **kw):
-        for k in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"): kw.pop(k, None)
+    "Register `builder` with timm under `name`, built by timm's `build_model_with_cfg` (pretrained_cfg, features_only)."
+    from timm.models import build_model_with_cfg, register_model
+    def entry(pretrained=False, **kw):
         if pretrained: raise LhcFerError(f"timm {name}: no pretrained timm weights; use lhc_fer.models.load_model(path)")
-        if kw.pop("in_chans", 3) not in (1, 3): raise LhcFerError(f"timm {name}: in_chans must be 1 or 3 (gray is repeated)")
-        return builder(n_classes=num_classes, **kw)
+        s, user = kw.get("img_size", 224), kw.pop("pretrained_cfg", None)
+        cfg = _timm_cfg(name, s if isinstance(s, int) else int(s[0]), kw.get("num_classes", 7), kw.get("in_chans", 3))
+        if isinstance(user, dict): cfg.update(user)
+        return build_model_with_cfg(partial(_timm_model, builder), name, False, pretrained_cfg=cfg, **kw)
     entry.__name__ = entry.__qualname__ = name
     mod = getattr(builder, "__module__", None)
     entry.__module__ = mod if mod in sys.modules else "__main__"         # timm files the entry under its module
@@ -548,6 +597,8 @@ def _timm_entry(name:str, builder):
 
 _timm_entry("resnet34v2", resnet34v2)
 lhc_resnet34 = _timm_entry("lhc_resnet34", lhc_net)
+from timm.layers import register_notrace_module
+register_notrace_module(LHC)  # a leaf for timm's fx tracers (its create_feature_extractor arguments, feature_cls="fx")
 
 # %% ../nbs/02_models.ipynb #076a24c7
 @dataclass

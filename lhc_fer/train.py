@@ -15,12 +15,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file, safe_open
-from fastcore.basics import store_attr
+from fastcore.basics import store_attr, noop
 from fastcore.foundation import L
 from fastai.learner import Learner
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.tracker import TrackerCallback, EarlyStoppingCallback
-from fastai.callback.progress import CSVLogger
+from fastai.callback.progress import CSVLogger, ProgressCallback
 from fastai.callback.fp16 import AMPMode
 from fastai.callback.schedule import fit_one_cycle  # noqa: F401  (patches Learner.fit_one_cycle)
 from fastai.callback.channelslast import ChannelsLast  # noqa: F401  (patches Learner.to_channelslast)
@@ -28,7 +28,7 @@ from fastai.metrics import accuracy, F1Score, AccumMetric
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import rank_distrib, num_distrib, get_model, distrib_barrier
 from .core import Config, LhcFerError, atomic_path, prepare_out_dir, seed_everything, default_device, EMOTIONS
-from .core import LOCK_ENV, notice, run_lock, write_error
+from .core import LOCK_ENV, hard_labels, notice, run_lock, write_error
 from .models import model_from_config, save_model, load_model, lhc_from_host, controller_only, ARCHS, read_state
 from .models import lhc_places, resolve_heads
 from .weights import file_sha256
@@ -36,11 +36,11 @@ from .data import load_fer, fer_dls
 
 # %% auto #0
 __all__ = ['PAPER_ADAM', 'PAPER_SGD', 'PAPER_STAGES', 'OPTIMIZERS', 'FAST_RECIPE', 'FAST_WD', 'FAST_BN_MOMENTUM', 'FAST_LHC',
-           'FerLoss', 'HardTargets', 'fer_metrics', 'save_weights', 'SaveBest', 'HistoryCSV', 'lhc_learner',
-           'save_checkpoint', 'load_checkpoint', 'last_checkpoint', 'EpochCheckpoint', 'restore_history', 'ResumeFrom',
-           'run_device', 'distrib', 'fit_resumable', 'Stage', 'stages_table', 'read_history', 'run_stage',
-           'host_record', 'run_folder', 'saved_run_config', 'load_finished', 'train_paper', 'set_bn_momentum',
-           'fast_config', 'fast_stages', 'train_fast', 'torchrun_cmd', 'cli_train']
+           'FerLoss', 'HardTargets', 'fer_metrics', 'save_weights', 'SaveBest', 'HistoryCSV', 'quiet_progress',
+           'EpochLine', 'lhc_learner', 'save_checkpoint', 'load_checkpoint', 'last_checkpoint', 'EpochCheckpoint',
+           'restore_history', 'ResumeFrom', 'run_device', 'distrib', 'fit_resumable', 'Stage', 'stages_table',
+           'read_history', 'run_stage', 'host_record', 'run_folder', 'saved_run_config', 'load_finished', 'train_paper',
+           'set_bn_momentum', 'fast_config', 'fast_stages', 'train_fast', 'torchrun_cmd', 'cli_train']
 
 # %% ../nbs/05_train.ipynb #9456673d
 class FerLoss(nn.Module):
@@ -61,11 +61,9 @@ class FerLoss(nn.Module):
     def decodes(self, x): return x.argmax(-1)
 
 # %% ../nbs/05_train.ipynb #f0dcb79b
-def _hard(t): return t.argmax(-1) if t.is_floating_point() and t.ndim > 1 else t  # (B, K) probabilities -> (B,)
-
 class HardTargets(AccumMetric):
     "fastai `AccumMetric` whose targets are made hard (argmax) when they are probabilities."
-    def accum_values(self, preds, targs, learn=None): super().accum_values(preds, _hard(targs), learn)
+    def accum_values(self, preds, targs, learn=None): super().accum_values(preds, hard_labels(targs), learn)
 
 def fer_metrics() -> list:
     "fastai's accuracy and macro-F1, reading soft labels as their argmax; named `accuracy` and `f1_macro`."
@@ -133,6 +131,21 @@ class HistoryCSV(CSVLogger):
     def after_fit(self):
         if self.file is not None: self.file.close(); self.file = None
 
+# %% ../nbs/05_train.ipynb #10ea5d3f
+def quiet_progress() -> bool:
+    "True when stdout is neither a terminal nor a notebook (a log file, a pipe, CI): print one line per epoch."
+    from fastcore.imports import IN_NOTEBOOK
+    return not IN_NOTEBOOK and not sys.stdout.isatty()
+
+class EpochLine(Callback):
+    "One line per finished epoch (`epoch 3/10  train_loss 1.2340  valid_loss ...  00:05`), for logs."
+    order = 70
+    def after_epoch(self):
+        if rank_distrib(): return
+        names, vals = self.recorder.metric_names[1:], self.recorder.log[1:]
+        cols = "  ".join(f"{n} {v:.4f}" if isinstance(v, float) else f"{n} {v}" for n, v in zip(names, vals) if n != "time")
+        print(f"epoch {self.epoch + 1}/{self.n_epoch}  {cols}  {self.recorder.log[-1]}", flush=True)
+
 # %% ../nbs/05_train.ipynb #02b8c5d4
 PAPER_ADAM = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-7, wd=0.0)  # Keras Adam defaults, no weight decay
 PAPER_SGD = partial(SGD, mom=0.0, wd=0.0)  # plain SGD, no momentum, no weight decay
@@ -168,6 +181,7 @@ def lhc_learner(dls, # fastai DataLoaders of (B, 1|3, H, W) pixels in 0-255 and 
     learn = Learner(dls, model, loss_func=lkw.pop("loss_func", FerLoss(cfg.label_smoothing)), lr=lkw.pop("lr", cfg.lr),
                     metrics=lkw.pop("metrics", fer_metrics()), cbs=cbs, path=lkw.pop("path", out or Path(".")), **lkw)
     learn.cfg, learn.out_dir, learn.classes = cfg, out, tuple(classes)
+    if quiet_progress(): learn.remove_cb(ProgressCallback); learn.add_cb(EpochLine()); learn.logger = noop
     dev = getattr(dls, "device", None) or default_device()
     if torch.device(dev).type == "cuda":
         learn.to_channelslast(amp_mode=AMPMode.BF16 if torch.cuda.is_bf16_supported() else AMPMode.FP16)
@@ -520,8 +534,11 @@ def _run_config(out:Path, cfg, resume:bool, default:Config=None) -> Config:
 def _finished(d:Path) -> bool: return (d/"metrics.json").exists() and (d/"model.safetensors").exists()
 
 def _copy_model(src:Path, dst:Path):
+    "Copy a stage's model (and sidecar) to the run's; a copy that is already there is left as it is (not rewritten)."
+    import filecmp
     if rank_distrib(): return
     for a, b in ((src, dst), (src.with_suffix(".json"), dst.with_suffix(".json"))):
+        if b.exists() and filecmp.cmp(a, b, shallow=False): continue
         with atomic_path(b) as tmp: shutil.copyfile(a, tmp)
 
 def _stage_model(stage:Stage, prev, cfg:Config):

@@ -8,13 +8,12 @@ from fastai.callback.core import Callback
 from safetensors.torch import load_file
 from lhc_fer.cli import main
 from lhc_fer.core import Config
-from lhc_fer.data import synthetic_faces, write_fer2013_csv
 from lhc_fer.train import train_fast
 
 LHC = str(Path(sys.executable).parent/"lhc-fer")
 ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # one thread, as in this process: identical float sums
-TINY = ["--img-size", "16", "--width", "0.25", "--heads", "1", "1", "1", "1", "1", "--emb", "4", "4", "4", "4", "4"]
-CFG = Config(img_size=16, width=0.25, heads=(1, 1, 1, 1, 1), emb=(4, 4, 4, 4, 4), epochs=3)
+from tiny import TINY, TINY_CFG
+CFG = TINY_CFG.replace(epochs=3)
 
 def weights(run): return load_file(str(Path(run)/"model.safetensors"))
 
@@ -26,13 +25,6 @@ def one_line(err):
     lines = [l for l in err.strip().splitlines() if l.startswith("lhc-fer:")]
     assert "Traceback" not in err, err
     return lines
-
-@pytest.fixture(scope="module")
-def csv(tmp_path_factory):
-    torch.set_num_threads(1)
-    p = tmp_path_factory.mktemp("data")/"faces.csv"
-    write_fer2013_csv(synthetic_faces(70, seed=0), p)
-    return str(p)
 
 @pytest.fixture(scope="module")
 def ref(csv, tmp_path_factory):

@@ -1,5 +1,5 @@
 "Project layout rules: nbdev 3 config, the setup.py shim, generated modules, safe checkpoint loading, README."
-import re, subprocess, sys, tomllib
+import re, shutil, subprocess, sys, tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,10 +31,14 @@ def test_no_unsafe_torch_load():
             if "torch.load(" in line: assert "weights_only=True" in line, f"{p}:{i}: {line.strip()}"
 
 def test_readme_is_generated_from_index(tmp_path):
-    before = (ROOT/"README.md").read_text()
-    r = subprocess.run([sys.executable, str(ROOT/"tools/make_readme.py")], capture_output=True, text=True)
+    "The generator runs on a copy in tmp_path (it writes README.md beside its nbs/): the working tree's README.md is only read."
+    for f in ("tools/make_readme.py", "nbs/index.ipynb"):
+        (tmp_path/f).parent.mkdir(parents=True, exist_ok=True); shutil.copyfile(ROOT/f, tmp_path/f)
+    before = (ROOT/"README.md").read_bytes()
+    r = subprocess.run([sys.executable, str(tmp_path/"tools/make_readme.py")], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert (ROOT/"README.md").read_text() == before, "README.md is stale: run `make readme` and commit it"
+    assert (ROOT/"README.md").read_bytes() == before, "the test must not touch the working tree's README.md"
+    assert (tmp_path/"README.md").read_text() == (ROOT/"README.md").read_text(), "README.md is stale: run `make readme` and commit it"
 
 def test_readme_shows_the_two_commands_first():
     md = (ROOT/"README.md").read_text()

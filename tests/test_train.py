@@ -8,26 +8,20 @@ import pytest, torch
 from fastai.callback.core import Callback
 from lhc_fer.cli import main
 from lhc_fer.core import Config
-from lhc_fer.data import synthetic_faces, write_fer2013_csv
+
 from lhc_fer.models import load_model, lhc_modules
 from lhc_fer.train import train_paper, PAPER_STAGES
 
-TINY = ["--img-size", "16", "--width", "0.25", "--heads", "1", "1", "1", "1", "1", "--emb", "4", "4", "4", "4", "4"]
-TINY_CFG = Config(img_size=16, width=0.25, heads=(1, 1, 1, 1, 1), emb=(4, 4, 4, 4, 4))
-
-@pytest.fixture(scope="module")
-def csv(tmp_path_factory):
-    torch.set_num_threads(1)
-    p = tmp_path_factory.mktemp("data")/"faces.csv"
-    write_fer2013_csv(synthetic_faces(70, seed=0), p)
-    return str(p)
+from tiny import TINY, TINY_CFG
 
 def _hist(p): return pd.read_csv(p).drop(columns="time")
 
 def test_paper_protocol_all_stages(csv, tmp_path, capsys):
     run = tmp_path/"run"
     assert main(["train", csv, "--protocol", "paper", "--out", str(run), "--epochs", "1", *TINY]) == 0
-    assert "controller: valid accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "controller: valid accuracy" in out
+    assert "\r" not in out and out.count("epoch 1/1  train_loss") == 5   # not a terminal: one line per epoch, no bars
     for s in PAPER_STAGES:
         d = run/s.name
         assert sorted(p.name for p in d.iterdir()) == ["config.json", "history.csv", "metrics.json", "model.json", "model.safetensors"]
@@ -49,12 +43,13 @@ def test_run_folder_never_overwritten(csv, tmp_path, capsys):
     run = tmp_path/"run"
     args = ["train", csv, "--protocol", "fast", "--out", str(run), "--epochs", "1", *TINY]
     assert main(args) == 0
-    before = (run/"lhc"/"history.csv").read_text(), (run/"model.safetensors").stat().st_mtime_ns
+    files = [run/"model.safetensors", run/"model.json", run/"config.json", *(run/"host").iterdir(), *(run/"lhc").iterdir()]
+    before = {f: (f.read_bytes(), f.stat().st_mtime_ns) for f in files}
     capsys.readouterr()
     assert main(args) == 2
     assert "not empty" in capsys.readouterr().err
     assert main(args + ["--resume"]) == 0  # finished: nothing retrains, nothing is rewritten but the summary
-    assert ((run/"lhc"/"history.csv").read_text(), (run/"model.safetensors").stat().st_mtime_ns)[0] == before[0]
+    assert {f: (f.read_bytes(), f.stat().st_mtime_ns) for f in files} == before
     (run/"note.txt").write_text("mine")
     assert main(args + ["--force"]) == 0
     assert not (run/"note.txt").exists() and (run/"lhc"/"metrics.json").exists()
