@@ -32,6 +32,7 @@ class LhcFerError(Exception):
 def _rng(lo, hi, step=None, **kw): return dict(range=(lo, hi, step), **kw)
 def _f(default, help:str, meta:dict): return field(default=default, metadata=dict(help=help, **meta))
 
+# %% ../nbs/00_core.ipynb #d046fa60
 @dataclass
 class Config:
     "Every hyperparameter default of lhc_fer, in one place (the paper's values)."

@@ -17,8 +17,8 @@ from .core import EMOTIONS, LhcFerError, atomic_path, class_names, eval_mode, ha
 # %% auto #0
 __all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'FACE_SIZE', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views',
            'input_size', 'tta_views', 'tta_predict', 'classification_metrics', 'plot_confusion', 'save_png',
-           'read_history', 'run_histories', 'plot_history', 'get_preds', 'evaluate', 'interpret', 'to_gray',
-           'detect_faces', 'crop_face', 'whole_face', 'read_image', 'face_input', 'predict', 'predict_faces',
+           'read_history', 'run_histories', 'plot_history', 'split_probs', 'evaluate', 'interpret', 'to_gray',
+           'detect_faces', 'crop_face', 'whole_face', 'read_image', 'face_input', 'predict_images', 'predict_faces',
            'export_onnx', 'onnx_max_error', 'resolve_weights', 'cli_eval', 'cli_predict', 'cli_export']
 
 # %% ../nbs/06_evaluate.ipynb #d89e2f94
@@ -255,7 +255,7 @@ def _subset(data, split:str|None):
     if split not in have: raise LhcFerError(f"{getattr(data, 'source', 'data')}: no {split!r} split; splits present: {have}")
     return data.subset(split)
 
-def get_preds(model:nn.Module, # classifier returning logits
+def split_probs(model:nn.Module, # classifier returning logits
               data, # a `FerData` (images uint8 (N, H, W), labels, split, classes)
               split:str|None="test", # which split ("train", "valid", "test"; None: all)
               tta:str|None=None, # None/"none", "flip" or "paper"
@@ -281,7 +281,7 @@ def evaluate(model:nn.Module, # classifier returning logits
              bs:int=64 # images per forward pass
             ) -> dict:
     "Accuracy, macro-F1, per-class precision/recall and confusion matrix of `model` on a split (saved if `out_dir`)."
-    probs, y = get_preds(model, data, split, tta, bs)
+    probs, y = split_probs(model, data, split, tta, bs)
     names = class_names(model, data, probs.shape[1])
     m = classification_metrics(y, probs.argmax(1), names)
     m.update(split=split or "all", tta=(tta or "none"), source=str(getattr(data, "source", "")))
@@ -411,7 +411,7 @@ def _model_probs(model, faces, tta=None, bs=64):
     x = torch.from_numpy(np.stack(faces)).float()[:, None]                # (N, 1, 48, 48)
     return tta_predict(model, x, *tta_views(tta), bs=bs).numpy()
 
-def predict(model:nn.Module, # classifier returning logits
+def predict_images(model:nn.Module, # classifier returning logits
             images, # path(s), numpy array(s) (channels last) or tensor(s) (channels first), one or a batch
             detect:bool=True, # photos: use each one's largest face (False: images are faces already)
             whole_image_fallback:bool=False, # with no face found, classify the whole image instead of failing

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import lhc_fer
-from .core import EMOTIONS, PIXEL_RANGE, Config, LhcFerError, atomic_path
+from .core import EMOTIONS, PIXEL_RANGE, Config, LhcFerError, atomic_path, eval_mode
 from .lhc import LHC, valid_heads
 
 # %% auto #0
@@ -102,6 +102,7 @@ def widths(width:float=1.0) -> dict: # multiplier of the paper's sizes
     w = lambda c: max(1, round(c * width))
     return dict(stem=w(64), **{f"stage{s}": w(f) for s, (_, f) in enumerate(STAGES, 1)}, fc1=w(4096), fc2=w(1024))
 
+# %% ../nbs/02_models.ipynb #4d2ca8b7
 def _keras_init(model):
     "He-uniform convs, Glorot-uniform dense layers with zero bias, fresh BatchNorms: as Keras initialises them."
     for m in model.modules():
@@ -123,6 +124,7 @@ def _pool_type(global_pool:str) -> str:
         raise LhcFerError(f"global_pool={global_pool!r}: expected 'avg' (the paper's) or '' (no pooling: the dense head per position)")
     return global_pool
 
+# %% ../nbs/02_models.ipynb #b5b0c0dd
 class ResNet34v2(nn.Module):
     "The paper's host: pre-activation ResNet34 (classification-models Keras layout) with the original's dense head."
     arch = "resnet34v2"
@@ -412,7 +414,7 @@ def read_state(src) -> dict:
                 raise LhcFerError(f"{p}: not a state dict of tensors")
             return sd
     except LhcFerError: raise
-    except Exception as e: raise LhcFerError(f"{p}: cannot read weights ({type(e).__name__}: {e})") from None
+    except Exception as e: raise LhcFerError(f"{p}: cannot read weights ({type(e).__name__}: {e})") from e
     raise LhcFerError(f"{p}: unknown weights format {p.suffix!r}; expected .safetensors, .pt or .pth")
 
 # %% ../nbs/02_models.ipynb #3ee8b5b2
@@ -528,17 +530,14 @@ def feature_shapes(model:nn.Module, # any module taking (B, 3, img_size, img_siz
         if n not in shapes: shapes[n] = tuple(o.shape[1:]) if isinstance(o, torch.Tensor) else None
     for n, m in model.named_modules():
         if n: hooks.append(m.register_forward_hook(lambda m, i, o, n=n: record(n, o)))
-    modes = {m: m.training for m in model.modules()}
     p = next(model.parameters(), None)
     x = torch.zeros(1, 3, img_size, img_size, device=p.device if p is not None else "cpu")
     try:
-        model.eval()
-        with torch.no_grad(): model(x)
+        with eval_mode(model), torch.no_grad(): model(x)
     except LhcFerError: raise
-    except Exception as e: raise LhcFerError(f"dry run of {type(model).__name__} at {img_size} px failed: {type(e).__name__}: {e}") from None
+    except Exception as e: raise LhcFerError(f"dry run of {type(model).__name__} at {img_size} px failed: {type(e).__name__}: {e}") from e
     finally:
         for h in hooks: h.remove()
-        for m, t in modes.items(): m.training = t
     return OrderedDict((n, shapes[n]) for n, _ in model.named_modules() if n in shapes)
 
 # %% ../nbs/02_models.ipynb #3ddb2a15
@@ -626,12 +625,8 @@ def model_report(model:nn.Module, # any model (LHC modules found with lhc_module
     model = _unwrap(model)
     img_size = int(img_size or getattr(model, "img_size", 224))
     p = next(model.parameters())
-    modes = {m: m.training for m in model.modules()}
-    try:
-        model.eval()
-        with torch.no_grad(), FlopCounterMode(display=False) as fc: model(torch.zeros(1, 3, img_size, img_size, device=p.device))
-    finally:
-        for m, t in modes.items(): m.training = t
+    with eval_mode(model), torch.no_grad(), FlopCounterMode(display=False) as fc:
+        model(torch.zeros(1, 3, img_size, img_size, device=p.device))
     counts, root = fc.get_flop_counts(), type(model).__name__
     rows = []
     for n, m in lhc_modules(model).items():

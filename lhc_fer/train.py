@@ -531,6 +531,7 @@ def _run_config(out:Path, cfg, resume:bool, default:Config=None) -> Config:
     if not rank_distrib(): cfg.to_json(p)
     return cfg
 
+# %% ../nbs/05_train.ipynb #48ada83f
 def _finished(d:Path) -> bool: return (d/"metrics.json").exists() and (d/"model.safetensors").exists()
 
 def _copy_model(src:Path, dst:Path):
@@ -552,6 +553,7 @@ def _stage_model(stage:Stage, prev, cfg:Config):
     if stage.name == "controller": return controller_only(prev, init=cfg.controller)
     return prev
 
+# %% ../nbs/05_train.ipynb #d8d7d951
 def _run_stages(plan, # [(Stage, max epochs), ...] in order
                 data, # `FerData`
                 out:Path, # the run folder
@@ -577,6 +579,7 @@ def _run_stages(plan, # [(Stage, max epochs), ...] in order
     _write_json(dict(protocol=protocol, stages=res, final=res[st.name]), out/"metrics.json")
     return res
 
+# %% ../nbs/05_train.ipynb #32d60f4e
 def train_paper(data, # `FerData` or a dataset path (`load_fer`), with train/valid(/test) splits
                 out_dir, # run folder
                 cfg:Config=None, # model hyperparameters, epochs (max per stage) and seed; None: Config() (or the saved one on resume)
