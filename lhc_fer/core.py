@@ -29,33 +29,33 @@ class LhcFerError(Exception):
     def __str__(self): return self.msg  # fastai prefixes a callback's exception in `args`; the message stays one line
 
 # %% ../nbs/00_core.ipynb #9a909189
-def _rng(lo, hi, step=None, **kw): return dict(range=(lo, hi, step), **kw)
-def _f(default, help:str, meta:dict): return field(default=default, metadata=dict(help=help, **meta))
+def _ranged(lo, hi, step=None, **kw): return dict(range=(lo, hi, step), **kw)
+def _hparam(default, help:str, meta:dict): return field(default=default, metadata=dict(help=help, **meta))
 
 # %% ../nbs/00_core.ipynb #d046fa60
 @dataclass
 class Config:
     "Every hyperparameter default of lhc_fer, in one place (the paper's values)."
     # model
-    heads: tuple = _f((8, 8, 7, 7, 1), 'LHC heads per module (5 modules of LHC-Net)', _rng(1, 16, 1))
-    emb: tuple = _f((196, 196, 56, 14, 25), 'LHC embedding size per module', _rng(4, 256, 1))
-    pool_size: int = _f(3, 'query/key pooling window', dict(choices=(1, 3, 5, 7)))
-    kernel_size: int = _f(3, 'value convolution kernel', dict(choices=(1, 3, 5)))
-    norm_c: float = _f(1.0, 'score divisor is emb**(norm_c + p), p in (0, 1)', _rng(0.0, 2.0, 0.05))
-    controller: tuple = _f((0.0, 0.0, 0.0, -1.0, -0.5), 'initial controller scalars w (gain 1 + tanh w)', _rng(-3.0, 3.0, 0.1))
-    img_size: int = _f(224, 'model input size; 48 px faces are upscaled on the device', _rng(32, 224, 16))
-    width: float = _f(1.0, 'host width multiplier: filters 64-512 and dense 4096-1024 times this', _rng(0.125, 1.0, 0.125))
-    n_classes: int = _f(7, 'number of expression classes', _rng(2, 10, 1))
-    host_weights: str = _f("", 'ImageNet ResNet34 .h5 (or a resnet34v2 checkpoint) the host stage starts from; "" = random init', {})
-    host_sha256: str = _f("", "sha256 of host_weights: recorded by a run; when given, the file must match it", {})
+    heads: tuple = _hparam((8, 8, 7, 7, 1), 'LHC heads per module (5 modules of LHC-Net)', _ranged(1, 16, 1))
+    emb: tuple = _hparam((196, 196, 56, 14, 25), 'LHC embedding size per module', _ranged(4, 256, 1))
+    pool_size: int = _hparam(3, 'query/key pooling window', dict(choices=(1, 3, 5, 7)))
+    kernel_size: int = _hparam(3, 'value convolution kernel', dict(choices=(1, 3, 5)))
+    norm_c: float = _hparam(1.0, 'score divisor is emb**(norm_c + p), p in (0, 1)', _ranged(0.0, 2.0, 0.05))
+    controller: tuple = _hparam((0.0, 0.0, 0.0, -1.0, -0.5), 'initial controller scalars w (gain 1 + tanh w)', _ranged(-3.0, 3.0, 0.1))
+    img_size: int = _hparam(224, 'model input size; 48 px faces are upscaled on the device', _ranged(32, 224, 16))
+    width: float = _hparam(1.0, 'host width multiplier: filters 64-512 and dense 4096-1024 times this', _ranged(0.125, 1.0, 0.125))
+    n_classes: int = _hparam(7, 'number of expression classes', _ranged(2, 10, 1))
+    host_weights: str = _hparam("", 'ImageNet ResNet34 .h5 (or a resnet34v2 checkpoint) the host stage starts from; "" = random init', {})
+    host_sha256: str = _hparam("", "sha256 of host_weights: recorded by a run; when given, the file must match it", {})
     # training
-    lr: float = _f(1e-4, 'learning rate', _rng(1e-5, 1e-1, None, log=True))
-    bs: int = _f(64, 'batch size', _rng(8, 256, 8))
-    epochs: int = _f(300, 'maximum epochs per stage', _rng(1, 300, 1))
-    patience: int = _f(30, 'early-stopping patience (epochs without a better val accuracy)', _rng(1, 50, 1))
-    label_smoothing: float = _f(0.0, 'cross-entropy label smoothing', _rng(0.0, 0.3, 0.05))
-    aug: str = _f("paper_host1", 'augmentation preset', dict(choices=("none", "paper_host1", "paper_host2", "strong")))
-    seed: int = _f(0, 'random seed for splits, init and batches', _rng(0, 2**31 - 1, 1))
+    lr: float = _hparam(1e-4, 'learning rate', _ranged(1e-5, 1e-1, None, log=True))
+    bs: int = _hparam(64, 'batch size', _ranged(8, 256, 8))
+    epochs: int = _hparam(300, 'maximum epochs per stage', _ranged(1, 300, 1))
+    patience: int = _hparam(30, 'early-stopping patience (epochs without a better val accuracy)', _ranged(1, 50, 1))
+    label_smoothing: float = _hparam(0.0, 'cross-entropy label smoothing', _ranged(0.0, 0.3, 0.05))
+    aug: str = _hparam("paper_host1", 'augmentation preset', dict(choices=("none", "paper_host1", "paper_host2", "strong")))
+    seed: int = _hparam(0, 'random seed for splits, init and batches', _ranged(0, 2**31 - 1, 1))
 
     def __post_init__(self): _check_types(self)
 

@@ -154,7 +154,7 @@ def head_ablation(model:nn.Module, # a classifier holding LHC modules
         return (_ablate(model, x, name, mod, heads, mode) - p0).cpu()
 
 # %% ../nbs/08_captum.ipynb #52ed18e0
-def _xy(data, split=None, n=None):
+def _images_labels(data, split=None, n=None):
     "Images (N, 1, H, W) float and labels (N,) from a `FerData` (hard or soft labels) or an (x, y) pair."
     if isinstance(data, (tuple, list)) and len(data) == 2: x, y = data
     elif hasattr(data, "images") and hasattr(data, "labels"):
@@ -178,7 +178,7 @@ def head_importance(model:nn.Module, # a classifier holding LHC modules
                     bs:int=64         # batch size
                    ) -> pd.DataFrame:
     "Every head of every LHC module ranked by the accuracy (then true-class probability) lost when it is ablated."
-    x, y = _xy(data, split, n)
+    x, y = _images_labels(data, split, n)
     mods = lhc_modules(model)
     if not mods: raise LhcFerError(f"head_importance: {type(model).__name__} has no LHC module")
     dev = next(model.parameters()).device

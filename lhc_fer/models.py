@@ -418,7 +418,7 @@ def read_state(src) -> dict:
     raise LhcFerError(f"{p}: unknown weights format {p.suffix!r}; expected .safetensors, .pt or .pth")
 
 # %% ../nbs/02_models.ipynb #3ee8b5b2
-def _lhc_key_test(model):
+def _is_lhc_key_of(model):
     "A function telling whether a state-dict key belongs to one of `model`'s LHC modules."
     pre = tuple(n + "." for n in lhc_modules(model))
     return lambda k: k.startswith(pre)
@@ -431,7 +431,7 @@ def load_weights(model:nn.Module, # the model to fill (in place)
     where = str(src) if not isinstance(src, dict) else "state dict"
     sd = read_state(src) if not isinstance(src, dict) else src
     model = _unwrap(model)
-    own, is_lhc = model.state_dict(), _lhc_key_test(model)
+    own, is_lhc = model.state_dict(), _is_lhc_key_of(model)
     if host_only:
         extra = [k for k in sd if is_lhc(k) or ".lhc." in k]
         if extra: raise LhcFerError(f"{where}: holds LHC tensors (e.g. {extra[0]!r}): not a host checkpoint; use load_model")

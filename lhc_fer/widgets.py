@@ -162,7 +162,7 @@ def _on_class(self:AttentionExplorer, change):
     self.update()
 
 # %% ../nbs/09_explorer.ipynb #b0f66aaf
-class _Fwd:
+class _CachedForward:
     "One cached forward: attention maps of every LHC module and the class probabilities."
     def __init__(self, maps, probs): self.maps, self.probs = maps, probs
 
@@ -177,7 +177,7 @@ def _forward(self:AttentionExplorer, key):
     def make():
         maps, y = capture_attention(self.model, self._x(key), output=True)
         self.n_forward += 1
-        return _Fwd(maps, torch.softmax(y.float(), -1)[0].cpu().numpy())
+        return _CachedForward(maps, torch.softmax(y.float(), -1)[0].cpu().numpy())
     return self._fwd.get_or(key, make)
 
 @patch
