@@ -246,11 +246,13 @@ def save_checkpoint(learn, path, epoch:int): # Learner; file to write; index of 
     with atomic_path(path) as tmp: save_file(tensors, str(tmp), metadata={"lhc_fer_checkpoint": json.dumps(meta)})
     return Path(path)
 
-def load_checkpoint(path) -> tuple:
+def load_checkpoint(path, # a `save_checkpoint` file
+                    tensors:bool=True # also read the tensors (False: the metadata alone, cheap)
+                   ) -> tuple:
     "(metadata dict, tensors dict) of a `save_checkpoint` file."
     try:
         with safe_open(str(path), framework="pt") as f:
-            meta = json.loads(f.metadata()["lhc_fer_checkpoint"]); ts = {k: f.get_tensor(k) for k in f.keys()}
+            meta = json.loads(f.metadata()["lhc_fer_checkpoint"]); ts = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except Exception as e: raise LhcFerError(f"{path}: not a readable lhc_fer resume checkpoint ({e})") from None
     return meta, ts
 
@@ -306,8 +308,7 @@ class ResumeFrom(Callback):
             self.opt.load_state_dict(_unflatten(m["opt"], ts, dev))
         if hasattr(self.learn, "history_csv"):
             h = self.history_csv.path/self.history_csv.fname
-            cur = h.read_text(errors="replace").splitlines() if h.exists() else []
-            lines = m.get("history") or _history_rows(cur, self.start)            # the checkpoint's copy, else the file's
+            lines = m.get("history") or (h.read_text(errors="replace").splitlines() if h.exists() else [])  # the checkpoint's copy, else the file's
             if restore_history(h, _history_rows(lines, self.start)) and not rank_distrib():
                 notice(f"rebuilt {h} from {'the resume checkpoint' if m.get('history') else 'its readable rows'}")
 
@@ -447,7 +448,7 @@ def run_stage(stage:Stage, # what to train and how
     t = time.time()
     fit_resumable(learn, n_epoch, out/"resume" if checkpoint else None, lr=stage.lr, one_cycle=one_cycle, cbs=cbs, **({} if wd is None else dict(wd=wd)))
     distrib_barrier()  # rank 0 has written the history
-    m = dict(_stage_metrics(read_history(out/"history.csv"), stage, time.time() - t, n_epoch), run_config=json.loads(cfg.to_json()))
+    m = dict(_stage_metrics(read_history(out/"history.csv"), stage, time.time() - t, n_epoch), run_config=learn.run_config)
     _write_json(m, out/"metrics.json")
     if not rank_distrib(): shutil.rmtree(out/"resume", ignore_errors=True)
     return m
@@ -480,10 +481,8 @@ def saved_run_config(out:Path # a run folder
     "(Config, the file it came from) as recorded by a stage's metrics.json or resume checkpoint; (None, None) if none."
     for f in sorted(out.glob("*/metrics.json")) + sorted(out.glob("*/resume/epoch_*.safetensors")):
         try:
-            if f.suffix == ".json": rc = json.loads(f.read_text()).get("run_config")
-            else:
-                with safe_open(str(f), framework="pt") as fh: rc = json.loads(fh.metadata()["lhc_fer_checkpoint"]).get("run_config")
-        except Exception: continue                                       # damaged too: try the next one
+            rc = (json.loads(f.read_text()) if f.suffix == ".json" else load_checkpoint(f, tensors=False)[0]).get("run_config")
+        except (OSError, ValueError, AttributeError, LhcFerError): continue  # damaged too: try the next one
         if rc: return Config.from_dict(rc, str(f)), f
     return None, None
 
