@@ -15,7 +15,8 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['EMOTIONS', 'PIXEL_RANGE', 'WRITE_ERRORS', 'UMASK', 'LOCK_ENV', 'LhcFerError', 'Config', 'config_docs',
            'default_device', 'seed_everything', 'notice', 'write_error', 'atomic_path', 'prepare_out_dir', 'run_lock',
-           'eval_mode', 'hard_labels', 'class_names', 'as_batch', 'face_image', 'upsample', 'save_figure']
+           'eval_mode', 'hard_labels', 'class_names', 'model_device', 'as_batch', 'face_image', 'upsample',
+           'save_figure']
 
 # %% ../nbs/00_core.ipynb #5a02372f
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -233,8 +234,15 @@ def class_names(model=None, # a model, maybe with a `classes` attribute
         names = EMOTIONS if k == len(EMOTIONS) else tuple(f"class_{i}" for i in range(k))
     return tuple(names)
 
+# %% ../nbs/00_core.ipynb #ef3535ac
+def model_device(model=None # a module, or None
+                ) -> torch.device:
+    "The device of `model`'s first parameter (CPU for None or a model without parameters)."
+    p = next(model.parameters(), None) if model is not None else None
+    return p.device if p is not None else torch.device("cpu")
+
 # %% ../nbs/00_core.ipynb #ce08d25f
-def as_batch(x, # (B, 1|3, H, W), one (1|3, H, W) or (H, W) image; tensor or array, pixels in 0-255
+def as_batch(x, # (B, 1|3, H, W), (B, H, W) gray, one (1|3, H, W) or (H, W) image; tensor or array, pixels in 0-255
              model=None, # put the batch on this model's device (default CPU)
              where:str="input" # the caller, for the error message
             ) -> torch.Tensor:
@@ -243,11 +251,10 @@ def as_batch(x, # (B, 1|3, H, W), one (1|3, H, W) or (H, W) image; tensor or arr
     if not isinstance(x, torch.Tensor):
         raise LhcFerError(f"{where}: expected a tensor of images (B, 1|3, H, W) in 0-255, got {type(x).__name__}")
     if x.dim() == 2: x = x[None, None]
-    elif x.dim() == 3: x = x[None]
+    elif x.dim() == 3: x = x[None] if x.shape[0] in (1, 3) else x[:, None]   # one image, or a batch of gray ones
     if x.dim() != 4 or x.shape[1] not in (1, 3):
-        raise LhcFerError(f"{where}: expected images of shape (B, 1|3, H, W) (or (H, W), (1|3, H, W)), got {tuple(x.shape)}")
-    p = next(model.parameters(), None) if model is not None else None
-    return x.to(p.device if p is not None else "cpu", torch.float32)
+        raise LhcFerError(f"{where}: expected images of shape (B, 1|3, H, W) (or (B, H, W), (1|3, H, W), (H, W)), got {tuple(x.shape)}")
+    return x.to(model_device(model), torch.float32)
 
 # %% ../nbs/00_core.ipynb #de7a9796
 def face_image(face # (H, W), (1|3, H, W), (H, W, 1|3) or (1, C, H, W); pixels in 0-255 or 0-1

@@ -18,11 +18,12 @@ from fastai.vision.augment import AffineCoordTfm, RandTransform, rotate_mat, fli
 from .core import EMOTIONS, LhcFerError, atomic_path, default_device
 
 # %% auto #0
-__all__ = ['SPLITS', 'REGIONS', 'MAX_PROBLEMS', 'FERPLUS_COLS', 'FERPLUS_CLASSES', 'EVIDENCE', 'DIFFICULTY', 'FerDataError',
-           'FerData', 'seeded_split', 'read_fer2013_csv', 'read_ferplus', 'read_image_folder', 'read_labelled_list',
-           'synthetic_faces', 'evidence_mask', 'write_fer2013_csv', 'load_fer', 'class_balance', 'class_weights',
-           'FaceImage', 'TensorSoftLabel', 'GetFace', 'GetLabel', 'ToFloat255', 'shift_zoom_mat', 'Lighting255',
-           'Cutout', 'TrainAffine', 'aug_tfms', 'fer_dls', 'fer_dl', 'cli_data_check', 'cli_data_synth']
+__all__ = ['SPLITS', 'REGIONS', 'MAX_PROBLEMS', 'FERPLUS_COLS', 'FERPLUS_CLASSES', 'FACE_SIZE', 'IMAGE_EXTS', 'EVIDENCE',
+           'DIFFICULTY', 'FerDataError', 'FerData', 'seeded_split', 'read_fer2013_csv', 'read_ferplus', 'read_image',
+           'to_gray', 'resize_face', 'read_image_folder', 'read_labelled_list', 'synthetic_faces', 'evidence_mask',
+           'write_fer2013_csv', 'load_fer', 'class_balance', 'class_weights', 'FaceImage', 'TensorSoftLabel', 'GetFace',
+           'GetLabel', 'ToFloat255', 'shift_zoom_mat', 'Lighting255', 'Cutout', 'TrainAffine', 'aug_tfms', 'fer_dls',
+           'fer_dl', 'cli_data_check', 'cli_data_synth']
 
 # %% ../nbs/04_data.ipynb #08236694
 SPLITS = ("train", "valid", "test")
@@ -301,27 +302,59 @@ def read_ferplus(path, # fer2013new.csv: Usage,Image name,neutral,...,contempt,u
     return FerData(fer["images"][rows], labels, use[ok], FERPLUS_CLASSES, str(p), [f"{p}:{l}" for l in lno[ok]],
                    layout=f"fer+ csv ({mode})", problems=pr.items, n_bad=pr.n)
 
+# %% ../nbs/04_data.ipynb #66595088
+FACE_SIZE = 48    # FER2013's face side: the size of every face held in memory
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm")  # what `read_image` reads
+
+def read_image(path # an image file (png, jpg, bmp, gif, tiff, webp, pgm)
+              ) -> np.ndarray:
+    "An image file as an RGB (H, W, 3) uint8 array; one line naming the file when it is missing or unreadable."
+    from PIL import Image, UnidentifiedImageError
+    p = Path(path)
+    if not p.is_file(): raise LhcFerError(f"{p}: no such image file")
+    try:
+        with Image.open(p) as im:
+            im.load(); return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise LhcFerError(f"{p}: unreadable or truncated image ({e}); expected {', '.join(x[1:] for x in IMAGE_EXTS)}") from e
+
+# %% ../nbs/04_data.ipynb #cbeac747
+def to_gray(img # (H, W), (H, W, 1|3|4) RGB(A) array; pixels 0-255
+           ) -> np.ndarray:
+    "A uint8 grayscale (H, W) version of an image array."
+    import cv2
+    a = np.asarray(img)
+    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
+    if a.dtype != np.uint8: a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    if a.ndim == 3 and a.shape[-1] in (3, 4): a = cv2.cvtColor(np.ascontiguousarray(a[..., :3]), cv2.COLOR_RGB2GRAY)
+    if a.ndim != 2: raise LhcFerError(f"image of shape {np.asarray(img).shape}; expected (H, W) or (H, W, 1|3|4)")
+    return a
+
+# %% ../nbs/04_data.ipynb #e542b5bd
+def resize_face(gray, # (h, w) uint8 image
+                size:int=FACE_SIZE # output side
+               ) -> np.ndarray:
+    "`gray` resized to (size, size): area average when shrinking, bilinear when enlarging; unchanged at that size."
+    import cv2
+    h, w = gray.shape[:2]
+    if (h, w) == (size, size): return gray
+    return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA if max(h, w) > size else cv2.INTER_LINEAR)
+
 # %% ../nbs/04_data.ipynb #ab47b0e2
 _ALIASES = {"angry": "angry", "anger": "angry", "disgust": "disgust", "disgusted": "disgust", "fear": "fear",
             "fearful": "fear", "afraid": "fear", "scared": "fear", "happy": "happy", "happiness": "happy",
             "sad": "sad", "sadness": "sad", "surprise": "surprise", "surprised": "surprise", "neutral": "neutral",
             "contempt": "contempt"}
-_IMG_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
 
 def _class_of(name:str): return _ALIASES.get(name.strip().lower())
 
 def _load_image(p, size:int=48):
     "A (size, size) uint8 gray face from image file `p`, or (None, what is wrong)."
-    from PIL import Image, UnidentifiedImageError
-    try:
-        with Image.open(p) as im:
-            im.load(); w, h = im.size
-            if w != h: return None, f"image is {w}x{h}, not square; expected a square face crop such as 48x48"
-            g = im.convert("L")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        return None, f"unreadable or truncated image ({e}); expected a PNG/JPEG/BMP face crop"
-    if g.size != (size, size): g = g.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(g, dtype=np.uint8), None
+    try: a = read_image(p)
+    except LhcFerError as e: return None, str(e).removeprefix(f"{p}: ")
+    h, w = a.shape[:2]
+    if w != h: return None, f"image is {w}x{h}, not square; expected a square face crop such as 48x48"
+    return resize_face(to_gray(a), size), None
 
 def _classes_for(names): return EMOTIONS + (("contempt",) if "contempt" in names else ())
 
@@ -358,7 +391,7 @@ def read_image_folder(root, # root/<split>/<class>/*.png (or root/<class>/*.png)
     imgs, lab, spl, where = [], [], [], []
     for s, k, folder in groups:
         for f in sorted(folder.iterdir()):
-            if f.name.startswith(".") or f.suffix.lower() not in _IMG_EXT: continue
+            if f.name.startswith(".") or f.suffix.lower() not in IMAGE_EXTS: continue
             im, err = _load_image(f, size)
             if err: pr.add(f, err); continue
             imgs.append(im); lab.append(classes.index(k)); spl.append(s or "train"); where.append(str(f))

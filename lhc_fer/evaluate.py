@@ -12,14 +12,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import EMOTIONS, LhcFerError, atomic_path, class_names, eval_mode, hard_labels
+from .core import EMOTIONS, LhcFerError, as_batch, atomic_path, class_names, eval_mode, hard_labels, model_device
+from .models import load_run
 
 # %% auto #0
-__all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'FACE_SIZE', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views',
-           'input_size', 'tta_views', 'tta_predict', 'classification_metrics', 'plot_confusion', 'save_png',
-           'read_history', 'run_histories', 'plot_history', 'split_probs', 'evaluate', 'interpret', 'to_gray',
-           'detect_faces', 'crop_face', 'whole_face', 'read_image', 'face_input', 'predict_images', 'predict_faces',
-           'export_onnx', 'onnx_max_error', 'resolve_weights', 'cli_eval', 'cli_predict', 'cli_export']
+__all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views', 'input_size',
+           'tta_views', 'tta_predict', 'classification_metrics', 'plot_confusion', 'save_png', 'read_history',
+           'run_histories', 'plot_history', 'split_probs', 'evaluate', 'interpret', 'cli_eval']
 
 # %% ../nbs/06_evaluate.ipynb #d89e2f94
 REF_SIZE = 224     # the original's input side: view shifts are pixels at this size
@@ -112,18 +111,8 @@ def tta_views(tta:str|None # None/"none", "flip" or "paper"
     raise LhcFerError(f"unknown tta {tta!r}; choices: none, flip, paper")
 
 # %% ../nbs/06_evaluate.ipynb #dd97a493
-def _device(model): return next(iter(model.parameters()), torch.empty(0)).device
-
-def _as_batch(x, where="tta_predict"):
-    if isinstance(x, np.ndarray): x = torch.from_numpy(np.ascontiguousarray(x))
-    if not isinstance(x, torch.Tensor): raise LhcFerError(f"{where}: expected a tensor of images, got {type(x).__name__}")
-    if x.dim() == 3: x = x[:, None]
-    if x.dim() != 4 or x.shape[1] not in (1, 3):
-        raise LhcFerError(f"{where}: images have shape {tuple(x.shape)}; expected (B, 1 or 3, H, W) or (B, H, W) pixels in 0-255")
-    return x
-
 def tta_predict(model:nn.Module, # classifier returning logits
-                x, # (B, 1|3, H, W) or (B, H, W) pixels in 0-255 (tensor or array)
+                x, # (B, 1|3, H, W) or (B, H, W) pixels in 0-255 (tensor or array; kept where it is, sent to the device per batch)
                 views:list|None=None, # `View`s to average (None: `paper_tta_views()`)
                 weight:float=PAPER_WEIGHT, # weight of the untransformed image
                 bs:int=64, # images per forward pass
@@ -132,7 +121,7 @@ def tta_predict(model:nn.Module, # classifier returning logits
                ) -> torch.Tensor:
     "Class probabilities (B, K): (weight · p(image) + Σ p(view)) / (weight + len(views)), views batched on the device."
     views = paper_tta_views() if views is None else list(views)
-    x, dev = _as_batch(x), _device(model)
+    x, dev = as_batch(x, where="tta_predict"), model_device(model)            # x on the CPU
     size = size or input_size(model)
     def probs(t): return torch.cat([model(c).float().softmax(-1) for c in t.split(bs)])
     out = []
@@ -304,191 +293,6 @@ def interpret(learn, # a fastai Learner
         dl.vocab = list(classes or getattr(learn.model, "classes", None) or EMOTIONS)
     return ClassificationInterpretation.from_learner(learn, dl=dl)
 
-# %% ../nbs/06_evaluate.ipynb #7d56fe2c
-FACE_SIZE = 48    # FER2013's face side
-
-@lru_cache(maxsize=None)
-def _cascade():
-    import cv2
-    f = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
-    c = cv2.CascadeClassifier(f)
-    if c.empty(): raise LhcFerError(f"{f}: cannot load OpenCV's Haar cascade (needs opencv-python-headless>=4.12,<5)")
-    return c
-
-def to_gray(img # (H, W), (H, W, 1|3|4) RGB(A) array; pixels 0-255
-           ) -> np.ndarray:
-    "A uint8 grayscale (H, W) version of an image array."
-    import cv2
-    a = np.asarray(img)
-    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
-    if a.dtype != np.uint8: a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
-    if a.ndim == 3 and a.shape[-1] in (3, 4): a = cv2.cvtColor(np.ascontiguousarray(a[..., :3]), cv2.COLOR_RGB2GRAY)
-    if a.ndim != 2: raise LhcFerError(f"image of shape {np.asarray(img).shape}; expected (H, W) or (H, W, 1|3|4)")
-    return a
-
-def detect_faces(img, # a photo: (H, W) gray or (H, W, 3|4) RGB(A), pixels 0-255
-                 scale:float=1.1, # cascade scale step
-                 neighbours:int=5 # detections needed to keep a face (higher: fewer false faces)
-                ) -> list:
-    "Frontal faces found by OpenCV's Haar cascade, as (x, y, w, h) boxes, largest first."
-    boxes = _cascade().detectMultiScale(to_gray(img), scaleFactor=scale, minNeighbors=neighbours)
-    return sorted((tuple(int(v) for v in b) for b in boxes), key=lambda b: -b[2] * b[3])
-
-# %% ../nbs/06_evaluate.ipynb #c7fc09e7
-def crop_face(img, # a photo (any layout `to_gray` takes)
-              box, # (x, y, w, h) of the face
-              margin:float=0.2, # extra side on each edge, as a fraction of the box side
-              size:int=FACE_SIZE # output side
-             ) -> np.ndarray:
-    "A square grayscale `size` px crop around `box` (edges repeated where it leaves the photo)."
-    import cv2
-    g = to_gray(img); x, y, w, h = box
-    side = int(round(max(w, h) * (1 + 2 * margin))); cx, cy = x + w / 2, y + h / 2
-    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    pad = max(0, -x0, -y0, x0 + side - g.shape[1], y0 + side - g.shape[0])
-    g = np.pad(g, pad, mode="edge") if pad else g
-    crop = g[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
-
-def whole_face(img, size:int=FACE_SIZE) -> np.ndarray: # a photo; output side
-    "The central square of a photo, grayscale, resized to `size` px (for photos that are already a face)."
-    import cv2
-    g = to_gray(img); H, W = g.shape; s = min(H, W)
-    g = g[(H - s) // 2:(H - s) // 2 + s, (W - s) // 2:(W - s) // 2 + s]
-    return g if s == size else cv2.resize(g, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_LINEAR)
-
-# %% ../nbs/06_evaluate.ipynb #d9381c30
-def read_image(path # an image file OpenCV can read (png, jpg, bmp, tiff, webp, ...)
-              ) -> np.ndarray:
-    "An image file as an RGB (H, W, 3) uint8 array."
-    import cv2
-    p = Path(path)
-    if not p.is_file(): raise LhcFerError(f"{p}: no such image file")
-    a = cv2.imread(str(p), cv2.IMREAD_COLOR)
-    if a is None: raise LhcFerError(f"{p}: not an image OpenCV can read (png, jpg, bmp, tiff, webp, ...)")
-    return cv2.cvtColor(a, cv2.COLOR_BGR2RGB)
-
-def _items(images) -> list:
-    "(array, where) pairs for every image in `images`."
-    if isinstance(images, (str, Path)): return [(read_image(images), str(images))]
-    if isinstance(images, (list, tuple)):
-        out = []
-        for i, im in enumerate(images): out += [(a, w if isinstance(im, (str, Path)) else f"images[{i}]") for a, w in _items(im)]
-        return out
-    if isinstance(images, torch.Tensor):
-        t = images.detach().cpu()
-        if t.dim() == 2: return [(t.numpy(), "image")]
-        if t.dim() == 3 and t.shape[0] in (1, 3): return [(t.permute(1, 2, 0).numpy(), "image")]
-        if t.dim() == 3: return [(t[i].numpy(), f"images[{i}]") for i in range(len(t))]
-        if t.dim() == 4: return [(t[i].permute(1, 2, 0).numpy(), f"images[{i}]") for i in range(len(t))]
-    elif isinstance(images, np.ndarray):
-        a = images
-        if a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (3, 4)): return [(a, "image")]
-        if a.ndim in (3, 4): return [(a[i], f"images[{i}]") for i in range(len(a))]
-    else: raise LhcFerError(f"predict: cannot read images from a {type(images).__name__}; expected paths, arrays or tensors")
-    raise LhcFerError(f"predict: images of shape {tuple(images.shape)}; expected (H, W), (H, W, C) or (N, H, W[, C]) arrays, "
-                      "(C, H, W) or (N, C, H, W) tensors")
-
-def _no_face(where, img):
-    h, w = np.asarray(img).shape[:2]
-    return LhcFerError(f"{where}: no face found in the {w}x{h} image (OpenCV Haar cascade, frontal faces); "
-                       "use whole_image_fallback=True (--whole-image) to classify the whole image")
-
-def face_input(img, # one image array
-               where:str="image", # its name in messages
-               detect:bool=True, # find the largest face (else: the image is a face already)
-               whole_image_fallback:bool=False # with no face found, use the whole image instead of failing
-              ) -> np.ndarray:
-    "The 48 px grayscale face the model sees for one image."
-    if detect:
-        boxes = detect_faces(img)
-        if boxes: return crop_face(img, boxes[0])
-        if not whole_image_fallback: raise _no_face(where, img)
-    return whole_face(img)
-
-# %% ../nbs/06_evaluate.ipynb #90c01375
-def _model_probs(model, faces, tta=None, bs=64):
-    x = torch.from_numpy(np.stack(faces)).float()[:, None]                # (N, 1, 48, 48)
-    return tta_predict(model, x, *tta_views(tta), bs=bs).numpy()
-
-def predict_images(model:nn.Module, # classifier returning logits
-            images, # path(s), numpy array(s) (channels last) or tensor(s) (channels first), one or a batch
-            detect:bool=True, # photos: use each one's largest face (False: images are faces already)
-            whole_image_fallback:bool=False, # with no face found, classify the whole image instead of failing
-            tta:str|None=None, # None/"none", "flip" or "paper"
-            bs:int=64 # images per forward pass
-           ) -> np.ndarray:
-    "Class probabilities (N, K) for every image (its largest face when `detect`)."
-    faces = [face_input(a, w, detect, whole_image_fallback) for a, w in _items(images)]
-    return _model_probs(model, faces, tta, bs)
-
-def predict_faces(model:nn.Module, # classifier returning logits
-                  img, # one photo (path or array)
-                  where:str|None=None, # its name in messages
-                  whole_image_fallback:bool=False, # with no face found, classify the whole image instead of failing
-                  tta:str|None=None # None/"none", "flip" or "paper"
-                 ) -> list:
-    "Every face of a photo, largest first: dicts with `box` (x, y, w, h; None for the whole image) and `probs` (K,)."
-    if isinstance(img, (str, Path)): where, img = where or str(img), read_image(img)
-    boxes = detect_faces(img)
-    if not boxes and not whole_image_fallback: raise _no_face(where or "image", img)
-    faces = [crop_face(img, b) for b in boxes] or [whole_face(img)]
-    return [dict(box=b, probs=p) for b, p in zip(boxes or [None], _model_probs(model, faces, tta))]
-
-# %% ../nbs/06_evaluate.ipynb #19ebb043
-def export_onnx(model:nn.Module, # classifier taking (B, 1|3, H, W) pixels in 0-255
-                path, # the .onnx file to write
-                img_size:int|None=None # input side of the exported graph (default 48, FER's face size)
-               ) -> Path:
-    "Export `model` to ONNX (input `pixels` (B, 1, S, S), output `logits`), written atomically."
-    import warnings
-    path, S = Path(path), int(img_size or FACE_SIZE)
-    x = torch.rand(2, 1, S, S, device=_device(model)) * 255
-    with eval_mode(model):
-        with torch.no_grad(): classes = class_names(model, None, model(x).shape[-1])
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                prog = torch.onnx.export(model, (x,), input_names=["pixels"], output_names=["logits"], dynamo=True,
-                                         dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
-        except Exception as e:
-            raise LhcFerError(f"{path}: ONNX export of {type(model).__name__} failed ({type(e).__name__}: {str(e).splitlines()[0][:300]})") from e
-    prog.model.metadata_props.update({"lhc_fer.classes": jsonlib.dumps(list(classes)), "lhc_fer.input": f"pixels (B, 1, {S}, {S}) float 0-255",
-                                      "lhc_fer.img_size": str(input_size(model) or S), "lhc_fer.arch": str(getattr(model, "arch", type(model).__name__))})
-    with atomic_path(path) as tmp: prog.save(str(tmp))
-    return path
-
-def onnx_max_error(model:nn.Module, # the PyTorch model
-                   path, # its exported .onnx file
-                   n:int=4, # random faces to compare on
-                   seed:int=0 # their seed
-                  ) -> float:
-    "Largest |logit difference| between onnxruntime running `path` and PyTorch running `model`."
-    import onnxruntime as ort
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    inp = sess.get_inputs()[0]; S = int(inp.shape[-1])
-    x = torch.rand(n, 1, S, S, generator=torch.Generator().manual_seed(seed)) * 255
-    with eval_mode(model), torch.no_grad(): ref = model(x.to(_device(model))).float().cpu().numpy()
-    return float(np.abs(sess.run(None, {inp.name: x.numpy()})[0] - ref).max())
-
-# %% ../nbs/06_evaluate.ipynb #1874143e
-def resolve_weights(run # a run folder or a .safetensors checkpoint
-                   ) -> Path:
-    "The checkpoint a run names: the file, RUN/model.safetensors, the newest finished stage's, or a running stage's best."
-    p = Path(run)
-    if p.is_file(): return p
-    if not p.exists(): raise LhcFerError(f"{p}: no such run folder or checkpoint")
-    if (p / "model.safetensors").is_file(): return p / "model.safetensors"
-    found = sorted(p.glob("*/model.safetensors"), key=lambda f: ((f.parent/"metrics.json").exists(), f.stat().st_mtime))
-    if not found: raise LhcFerError(f"{p}: no model.safetensors in this folder or its stage folders")
-    return found[-1]
-
-def _load(run):
-    from lhc_fer.core import default_device
-    from lhc_fer.models import load_model
-    w = resolve_weights(run)
-    return w, load_model(w, device=default_device()).eval()
-
 # %% ../nbs/06_evaluate.ipynb #908cbd38
 def cli_eval(run:str, # run folder or model.safetensors
              data:str, # dataset: FER2013 csv, FER+ csv, image folder, labelled list, or synthetic[:N]
@@ -499,7 +303,7 @@ def cli_eval(run:str, # run folder or model.safetensors
     "Evaluate a trained model on a dataset split and write metrics.json and confusion.png."
     from lhc_fer.data import load_fer
     tta_views(tta)                                                        # fail early on a bad choice
-    w, model = _load(run)
+    w, model = load_run(run)
     ds = load_fer(data)
     if out is None:
         base = Path(run) if Path(run).is_dir() else w.parent
@@ -507,50 +311,3 @@ def cli_eval(run:str, # run folder or model.safetensors
     m = evaluate(model, ds, None if split == "all" else split, tta, out_dir=out)
     print(f"model: {w}\n{m['split']}: {m['n']} faces  accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  (TTA {m['tta']})")
     print(f"wrote {Path(out) / 'metrics.json'} and {Path(out) / 'confusion.png'}")
-
-# %% ../nbs/06_evaluate.ipynb #37f77acb
-def _face_table(where, i, n, face, classes) -> str:
-    p = face["probs"]; k = int(p.argmax())
-    at = "whole image" if face["box"] is None else "at x={} y={} w={} h={}".format(*face["box"])
-    rows = [f"{where}: face {i + 1} of {n} {at}: {classes[k]} ({p[k]:.2f})"]
-    rows += [f"  {c:<10} {v:6.3f}  {'#' * int(round(v * 30))}" for c, v in zip(classes, p)]
-    return "\n".join(rows)
-
-def cli_predict(*photos:str, # photos (any size, colour); every frontal face found is classified
-                weights:str=None, # model.safetensors or run folder to load
-                json:bool=False, # print JSON instead of tables
-                whole_image:bool=False # classify the whole photo when no face is found
-               ):
-    "Predict the expression of every face in photos (OpenCV face detection, 48 px grayscale crops)."
-    if not weights: raise LhcFerError("predict: pass --weights RUN/model.safetensors (or a run folder)")
-    w, model = _load(weights)
-    res, missing = [], []
-    for ph in photos:
-        img = read_image(ph)
-        try: res.append((ph, predict_faces(model, img, ph, whole_image)))
-        except LhcFerError as e: missing.append(str(e))
-    if missing: raise LhcFerError(missing[0] + (f" (and {len(missing) - 1} more photos without a face)" if len(missing) > 1 else ""))
-    K = len(res[0][1][0]["probs"]); classes = class_names(model, None, K)
-    if json:
-        print(jsonlib.dumps([dict(photo=ph, faces=[dict(box=None if f["box"] is None else list(f["box"]),
-                                                        label=classes[int(f["probs"].argmax())],
-                                                        probs={c: round(float(v), 6) for c, v in zip(classes, f["probs"])})
-                                                   for f in faces]) for ph, faces in res], indent=1))
-    else:
-        print("\n\n".join(_face_table(ph, i, len(faces), f, classes) for ph, faces in res for i, f in enumerate(faces)))
-
-# %% ../nbs/06_evaluate.ipynb #f547178a
-def cli_export(weights:str=None, # model.safetensors or run folder to export
-               onnx:str=None, # the .onnx file to write
-               force:bool=False # replace an existing file
-              ):
-    "Export a trained model to ONNX and check it with onnxruntime against PyTorch."
-    if not weights or not onnx: raise LhcFerError("export: pass --weights RUN/model.safetensors and --onnx FILE.onnx")
-    onnx = Path(onnx)
-    if onnx.exists() and not force: raise LhcFerError(f"{onnx}: exists; pass --force to replace it")
-    w, model = _load(weights)
-    export_onnx(model, onnx)
-    err = onnx_max_error(model, onnx)
-    print(f"wrote {onnx} from {w}: input pixels (B, 1, {FACE_SIZE}, {FACE_SIZE}) float 0-255 -> logits; "
-          f"onnxruntime vs PyTorch max |diff| {err:.2e}")
-    if err > 1e-3: raise LhcFerError(f"{onnx}: onnxruntime differs from PyTorch by {err:.2e} (> 1e-3)")

@@ -21,7 +21,8 @@ __all__ = ['BN_EPS', 'BN_MOMENTUM', 'STAGES', 'OUR_WEIGHTS', 'PLACES', 'PAPER_HE
            'InputAdapter', 'bn', 'ShiftBN', 'PreActUnit', 'widths', 'ResNet34v2', 'resnet34v2', 'lhc_places',
            'resolve_heads', 'LhcAfter', 'lhc_modules', 'LhcNet', 'lhc_net', 'add_controller', 'freeze_bn',
            'controller_only', 'lhc_from_host', 'read_state', 'load_weights', 'save_model', 'load_model',
-           'model_from_config', 'feature_shapes', 'add_lhc', 'ModelReport', 'model_report']
+           'resolve_weights', 'load_run', 'model_from_config', 'feature_shapes', 'add_lhc', 'ModelReport',
+           'model_report']
 
 # %% ../nbs/02_models.ipynb #af4cf18c
 def _tracing(x) -> bool:
@@ -505,6 +506,26 @@ def load_model(path, # a .safetensors (or .pt/.pth) file with its JSON sidecar
     return model.to(device) if device is not None else model
 
 ARCHS.update(resnet34v2=resnet34v2, lhc_net=lhc_net)
+
+# %% ../nbs/02_models.ipynb #be712124
+def resolve_weights(run # a run folder or a .safetensors checkpoint
+                   ) -> Path:
+    "The checkpoint a run names: the file, RUN/model.safetensors, the newest finished stage's, or a running stage's best."
+    p = Path(run)
+    if p.is_file(): return p
+    if not p.exists(): raise LhcFerError(f"{p}: no such run folder or checkpoint")
+    if (p / "model.safetensors").is_file(): return p / "model.safetensors"
+    found = sorted(p.glob("*/model.safetensors"), key=lambda f: ((f.parent/"metrics.json").exists(), f.stat().st_mtime))
+    if not found: raise LhcFerError(f"{p}: no model.safetensors in this folder or its stage folders")
+    return found[-1]
+
+# %% ../nbs/02_models.ipynb #3321ce0e
+def load_run(run # a run folder or a .safetensors checkpoint
+            ) -> tuple:
+    "(checkpoint path, model in eval mode on the default device) for a run."
+    from lhc_fer.core import default_device
+    w = resolve_weights(run)
+    return w, load_model(w, device=default_device()).eval()
 
 # %% ../nbs/02_models.ipynb #b7af2ec7
 def model_from_config(cfg:Config, # hyperparameters (heads, emb, pool_size, kernel_size, norm_c, img_size, n_classes)

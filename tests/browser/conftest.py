@@ -112,7 +112,7 @@ def browser():
 @pytest.fixture(scope="session")
 def lab(workdir):
     "JupyterLab serving a folder that holds the explorer app notebook; yields (base url, token, notebook name)."
-    from lhc_fer.widgets import write_app
+    from lhc_fer.explorer import write_app
     lab_settings()
     root = workdir / "lab"; root.mkdir()
     write_app(root / "explorer.ipynb")
