@@ -22,8 +22,8 @@ __all__ = ['SPLITS', 'REGIONS', 'MAX_PROBLEMS', 'FERPLUS_COLS', 'FERPLUS_CLASSES
            'DIFFICULTY', 'FerDataError', 'FerData', 'seeded_split', 'read_fer2013_csv', 'read_ferplus', 'read_image',
            'to_gray', 'resize_face', 'read_image_folder', 'read_labelled_list', 'synthetic_faces', 'evidence_mask',
            'write_fer2013_csv', 'load_fer', 'class_balance', 'class_weights', 'FaceImage', 'TensorSoftLabel', 'GetFace',
-           'GetLabel', 'ToFloat255', 'shift_zoom_mat', 'Lighting255', 'Cutout', 'TrainAffine', 'aug_tfms', 'fer_dls',
-           'fer_dl', 'cli_data_check', 'cli_data_synth']
+           'GetLabel', 'ToFloat255', 'shift_zoom_mat', 'Lighting255', 'Cutout', 'TrainAffine', 'aug_tfms',
+           'fer_datasets', 'fer_dls', 'fer_dl', 'cli_data_check', 'cli_data_synth']
 
 # %% ../nbs/04_data.ipynb #08236694
 SPLITS = ("train", "valid", "test")
@@ -455,15 +455,17 @@ EVIDENCE = {  # where each expression's evidence lies (neutral: the absence of c
     "surprise": ("brows", "eyes", "mouth"),      # brows raised, eyes wide, mouth open round
     "neutral": REGIONS,                          # nothing changed: every part must be checked
 }
-# change of each face part at full intensity (face-local units: face half-width 1, v downwards)
-_KEYS = ("b_in", "b_out", "b_dx", "eye", "wrinkle", "flare", "m_w", "lift", "up", "lo", "m_t")
+# change of each face part at full intensity (face-local units: face half-width 1, v downwards):
+# brows' inner/outer ends move up (-) or down (+) and sideways, eyes open, nose wrinkles and nostrils flare,
+# the mouth widens, its corners lift, its lips part up and down and thicken
+_KEYS = ("brow_inner", "brow_outer", "brow_shift", "eye_open", "nose_wrinkle", "nostril_flare", "mouth_width", "mouth_lift", "upper_lip", "lower_lip", "lip_thickness")
 _DELTA = {
-    "angry":    dict(b_in=0.13, b_out=0.04, b_dx=-0.06, m_w=-0.09, m_t=-0.018, lift=-0.02),
-    "disgust":  dict(wrinkle=1.0, flare=0.035, up=0.09, lift=-0.05, m_w=-0.03),
-    "fear":     dict(b_in=-0.14, b_out=-0.08, b_dx=-0.05, eye=0.06, m_w=0.12, lo=0.05, up=0.01, lift=-0.03),
-    "happy":    dict(lift=0.16, m_w=0.07, lo=0.05),
-    "sad":      dict(b_in=-0.13, b_out=0.03, lift=-0.13, m_w=-0.04),
-    "surprise": dict(b_in=-0.13, b_out=-0.13, eye=0.065, m_w=-0.13, up=0.11, lo=0.16),
+    "angry":    dict(brow_inner=0.13, brow_outer=0.04, brow_shift=-0.06, mouth_width=-0.09, lip_thickness=-0.018, mouth_lift=-0.02),
+    "disgust":  dict(nose_wrinkle=1.0, nostril_flare=0.035, upper_lip=0.09, mouth_lift=-0.05, mouth_width=-0.03),
+    "fear":     dict(brow_inner=-0.14, brow_outer=-0.08, brow_shift=-0.05, eye_open=0.06, mouth_width=0.12, lower_lip=0.05, upper_lip=0.01, mouth_lift=-0.03),
+    "happy":    dict(mouth_lift=0.16, mouth_width=0.07, lower_lip=0.05),
+    "sad":      dict(brow_inner=-0.13, brow_outer=0.03, mouth_lift=-0.13, mouth_width=-0.04),
+    "surprise": dict(brow_inner=-0.13, brow_outer=-0.13, eye_open=0.065, mouth_width=-0.13, upper_lip=0.11, lower_lip=0.16),
     "neutral":  dict(),
 }
 _DMAT = np.array([[_DELTA[e].get(k, 0.0) for k in _KEYS] for e in EMOTIONS], np.float32)  # (7, P)
@@ -487,7 +489,7 @@ def _face_params(rng, labels, difficulty, size):
     jit = lambda a: U(-a, a)
     k = U(*D["k"]); amb = rng.random(n) < D["amb"]; k[amb] = U(0.05, 0.4)[amb]
     P = dict(zip(_KEYS, (_DMAT[labels] * k[:, None]).T))
-    P["wrinkle"] = np.clip(P["wrinkle"] * 1.2, 0, 1)
+    P["nose_wrinkle"] = np.clip(P["nose_wrinkle"] * 1.2, 0, 1)
     P.update(cx=(24 + jit(3 * f)) * sc, cy=(25.5 + jit(3 * f)) * sc, s=15.5 * sc * (1 + jit(0.08 * f)),
              rot=np.clip(rng.normal(0, 0.12 * f, n), -0.26 * f, 0.26 * f),
              hx=U(0.92, 1.05), hy=U(1.22, 1.38), bg=U(20, 235), skin=U(95, 215), dark=U(0.15, 0.4),
@@ -498,7 +500,7 @@ def _face_params(rng, labels, difficulty, size):
     P.update(b_t=U(0.035, 0.06), b_xin=0.12 + jit(0.03), b_xout=0.6 + jit(0.05), b_v=-0.47 + jit(0.035),
              e_x=0.36 + jit(0.03), e_y=-0.17 + jit(0.02), e_rx=0.16 + jit(0.02), e_ry=0.075 + jit(0.012),
              n_y=0.3 + jit(0.03), m_y=0.66 + jit(0.035), m_w0=0.33 + jit(0.04), m_t0=0.05 + jit(0.01))
-    P["lift"] = P["lift"] + jit(0.025); P["up"] = np.maximum(P["up"] + jit(0.01), 0); P["lo"] = np.maximum(P["lo"] + jit(0.015), 0)
+    P["mouth_lift"] = P["mouth_lift"] + jit(0.025); P["upper_lip"] = np.maximum(P["upper_lip"] + jit(0.01), 0); P["lower_lip"] = np.maximum(P["lower_lip"] + jit(0.015), 0)
     P.update(o_on=(rng.random(n) < 0.25 * f), o_x=U(0, 48) * sc, o_y=U(0, 48) * sc, o_w=U(2, 6 * f + 1) * sc,
              o_h=U(2, 6 * f + 1) * sc, o_tone=U(0, 255), blur=np.clip(U(0, f), 0, 1), noise=U(1, 8 * f))
     return {k: np.asarray(v, np.float32)[:, None, None] for k, v in P.items()}
@@ -516,24 +518,24 @@ def _draw_faces(P, size):
     img += _ink(r, 1.0, S * P["hx"]) * (skin - img)
     img += _ink(r, 1.08, S) * _ink(v, P["hairline"], S) * (P["hair"] - img)
     dark = P["skin"] * P["dark"]
-    d = _seg(au, v, P["b_xin"] + P["b_dx"], P["b_v"] + P["b_in"], P["b_xout"], P["b_v"] + P["b_out"])   # brows
+    d = _seg(au, v, P["b_xin"] + P["brow_shift"], P["b_v"] + P["brow_inner"], P["b_xout"], P["b_v"] + P["brow_outer"])   # brows
     img += _ink(d, P["b_t"], S) * (dark - img)
-    ex, ey, rx, ry = P["e_x"], P["e_y"], P["e_rx"], P["e_ry"] + P["eye"]                          # eyes
+    ex, ey, rx, ry = P["e_x"], P["e_y"], P["e_rx"], P["e_ry"] + P["eye_open"]                          # eyes
     er = np.sqrt(((au - ex) / rx) ** 2 + ((v - ey) / ry) ** 2)
     img += _ink(er, 1.0, S * ry) * (np.minimum(skin + 70, 250) - img)
     img += _ink(np.abs(er - 1) * ry, 0.018, S) * (dark - img)
     img += _ink(np.sqrt((au - ex) ** 2 + (v - ey) ** 2), np.minimum(ry, 0.06), S) * (dark - img)
     img += 0.35 * _ink(_seg(au, v, 0.0, 0.0, 0.0, P["n_y"] - 0.04), 0.015, S) * (dark - img)     # nose
-    img += _ink(np.sqrt((au - 0.09 - P["flare"]) ** 2 + ((v - P["n_y"]) / 0.8) ** 2), 0.035, S) * (dark - img)
-    wr = np.flatnonzero(P["wrinkle"][:, 0, 0] > 0)                                                # wrinkle lines
+    img += _ink(np.sqrt((au - 0.09 - P["nostril_flare"]) ** 2 + ((v - P["n_y"]) / 0.8) ** 2), 0.035, S) * (dark - img)
+    wr = np.flatnonzero(P["nose_wrinkle"][:, 0, 0] > 0)                                                # wrinkle lines
     if len(wr):
         vw, Sw = v[wr], S[wr]; q = (vw - 0.02) / 0.055; wv = np.abs(q - np.round(q)) * 0.055
-        img[wr] += P["wrinkle"][wr] * _ink(wv, 0.012, Sw) * _ink(au[wr], 0.11, Sw) * _ink(np.abs(vw - 0.08), 0.08, Sw) * (dark[wr] - img[wr])
-    w = P["m_w0"] + P["m_w"]; q = np.clip(au / w, 0, 1) ** 2                                       # mouth
-    mid = P["m_y"] - P["lift"] * q
-    top, bot = mid - P["up"] * (1 - q), mid + P["lo"] * (1 - q)
+        img[wr] += P["nose_wrinkle"][wr] * _ink(wv, 0.012, Sw) * _ink(au[wr], 0.11, Sw) * _ink(np.abs(vw - 0.08), 0.08, Sw) * (dark[wr] - img[wr])
+    w = P["m_w0"] + P["mouth_width"]; q = np.clip(au / w, 0, 1) ** 2                                       # mouth
+    mid = P["m_y"] - P["mouth_lift"] * q
+    top, bot = mid - P["upper_lip"] * (1 - q), mid + P["lower_lip"] * (1 - q)
     dv = np.maximum(np.maximum(top - v, v - bot), 0); du = np.maximum(au - w, 0)
-    img += _ink(np.sqrt(du * du + dv * dv), P["m_t0"] + P["m_t"], S) * (dark - img)
+    img += _ink(np.sqrt(du * du + dv * dv), P["m_t0"] + P["lip_thickness"], S) * (dark - img)
     oc = np.flatnonzero(P["o_on"][:, 0, 0] > 0)                                                   # occluders
     if len(oc):
         g = lambda k: P[k][oc]
@@ -651,24 +653,27 @@ def class_weights(data:FerData, split:str="train") -> torch.Tensor: # the faces;
     w = np.where(present, cnt.sum() / (present.sum() * np.maximum(cnt, 1e-12)), 0.0)
     return torch.tensor(w, dtype=torch.float32)
 
-# %% ../nbs/04_data.ipynb #13292fb8
+# %% ../nbs/04_data.ipynb #9a151400
 class FaceImage(TensorImageBW):
     "A gray face tensor (1, H, W) in 0-255; shows with a gray colormap."
     _show_args = {"cmap": "gray", "vmin": 0, "vmax": 255}
 
+# %% ../nbs/04_data.ipynb #fa693f9c
 class TensorSoftLabel(TensorBase):
     "Class probabilities (K,) of one face."
 
+# %% ../nbs/04_data.ipynb #beb07c0e
 class GetFace(DisplayedTransform):
     "Item index (or a uint8 (H, W) array) -> FaceImage uint8 (1, H, W)."
-    def __init__(self, images): self.images = images
+    def __init__(self, images): self.images = images # (N, H, W) uint8 faces
     def encodes(self, i):
         im = self.images[int(i)] if np.ndim(i) == 0 else np.asarray(i, np.uint8)
         return FaceImage(torch.from_numpy(np.ascontiguousarray(im))[None])
 
+# %% ../nbs/04_data.ipynb #fdccd99f
 class GetLabel(DisplayedTransform):
     "Item index -> class index (TensorCategory) or soft label (TensorSoftLabel)."
-    def __init__(self, labels, classes):
+    def __init__(self, labels, classes): # (N,) ints or (N, K) probabilities; class names
         self.labels, self.vocab, self.c = labels, CategoryMap(list(classes), sort=False), len(classes)
     def encodes(self, i):
         y = self.labels[int(i)]
@@ -677,34 +682,43 @@ class GetLabel(DisplayedTransform):
         if y.ndim: k = int(y.argmax()); return Category(f"{self.vocab[k]} {float(y[k]):.2f}")
         return Category(self.vocab[int(y)])
 
+# %% ../nbs/04_data.ipynb #d958769b
 class ToFloat255(DisplayedTransform):
     "uint8 images -> float in 0-255 (no division: models normalise)."
     order = 10
     def encodes(self, x:FaceImage): return x.float()
     def decodes(self, x:FaceImage): return x.clamp(0, 255)
 
-# %% ../nbs/04_data.ipynb #77bd455f
-def shift_zoom_mat(x, max_shift:float=0.1, min_zoom:float=0.9, max_zoom:float=1.1): # batch; shift as a fraction of the side; per-axis zoom range
+# %% ../nbs/04_data.ipynb #7264e92d
+def shift_zoom_mat(x, # a batch (B, ...)
+                   max_shift:float=0.1, # largest shift, as a fraction of the side
+                   min_zoom:float=0.9, # zoom range, drawn per axis
+                   max_zoom:float=1.1):
     "Random Keras-style affine: independent zoom per axis and shift per sample (B, 3, 3)."
     B = x.size(0); r = lambda a, b: x.new_empty(B).uniform_(a, b)
     zx, zy, tx, ty = r(min_zoom, max_zoom), r(min_zoom, max_zoom), 2 * r(-max_shift, max_shift), 2 * r(-max_shift, max_shift)
     z = torch.zeros_like(zx)
     return affine_mat(zx, z, tx, z, zy, ty)
 
+# %% ../nbs/04_data.ipynb #2349cf71
 class Lighting255(RandTransform):
     "Random brightness shift and contrast around the mean of 0-255 images (training only)."
     split_idx, order = 0, 40
-    def __init__(self, max_bright:float=40., contrast=(0.6, 1.4), p:float=1.0): # gray levels; contrast factor range
+    def __init__(self, max_bright:float=40., # largest brightness shift, in gray levels
+                 contrast=(0.6, 1.4), # contrast factor range
+                 p:float=1.0): # chance per batch
         super().__init__(p=p); store_attr("max_bright,contrast")
     def encodes(self, x:FaceImage):
         B = x.size(0); b = x.new_empty(B, 1, 1, 1).uniform_(-self.max_bright, self.max_bright)
         c = x.new_empty(B, 1, 1, 1).uniform_(*self.contrast); m = x.mean((1, 2, 3), keepdim=True)
         return ((x - m) * c + m + b).clamp(0, 255)
 
+# %% ../nbs/04_data.ipynb #b4a5667d
 class Cutout(RandTransform):
     "Fill one random rectangle per image with its mean gray (training only)."
     split_idx, order = 0, 50
-    def __init__(self, max_frac:float=0.4, p:float=0.5): # largest side as a fraction of the image; chance per image
+    def __init__(self, max_frac:float=0.4, # largest side as a fraction of the image
+                 p:float=0.5): # chance per image
         super().__init__(p=1.0); store_attr("max_frac"); self.pp = p
     def encodes(self, x:FaceImage):
         B, _, H, W = x.shape; r = lambda n: torch.rand(B, 1, 1, 1, device=x.device) * n
@@ -713,7 +727,7 @@ class Cutout(RandTransform):
         m = ((yy - cy).abs() < h / 2) & ((xx - cx).abs() < w / 2) & (torch.rand(B, 1, 1, 1, device=x.device) < self.pp)
         return torch.where(m, x.mean((2, 3), keepdim=True).expand_as(x), x)
 
-# %% ../nbs/04_data.ipynb #b0600f13
+# %% ../nbs/04_data.ipynb #b8846127
 class TrainAffine(AffineCoordTfm):
     "One fastai affine resampling for training batches; validation and test batches pass through untouched."
     def before_call(self, b, split_idx):
@@ -734,10 +748,15 @@ def aug_tfms(aug:str="paper_host1") -> list: # "none", "paper_host1", "paper_hos
     if aug not in presets: raise FerDataError(f"unknown augmentation preset {aug!r}; expected one of {list(presets)}")
     return presets[aug]()
 
-# %% ../nbs/04_data.ipynb #4a0ce215
-def _dsets(data, idxs):
-    return Datasets(list(map(int, idxs)), tfms=[[GetFace(data.images)], [GetLabel(data.labels, data.classes)]])
+# %% ../nbs/04_data.ipynb #b39094c3
+def fer_datasets(data:FerData, # the faces
+                 idxs, # indices of the faces to serve
+                 splits=None # fastai splits (lists of positions in `idxs`), or None for one split
+                ) -> Datasets:
+    "fastai `Datasets` of (FaceImage, label) for faces `idxs` of `data`."
+    return Datasets(list(map(int, idxs)), tfms=[[GetFace(data.images)], [GetLabel(data.labels, data.classes)]], splits=splits)
 
+# %% ../nbs/04_data.ipynb #38e06318
 def fer_dls(data:FerData, # the faces (train and valid splits are used)
             bs:int=64, # batch size
             aug:str="paper_host1", # augmentation preset: none, paper_host1, paper_host2, strong
@@ -745,17 +764,17 @@ def fer_dls(data:FerData, # the faces (train and valid splits are used)
             seed:int=0, # seed of the training shuffle
             ) -> DataLoaders:
     "fastai DataLoaders (train shuffled + augmented, valid) of float (B,1,H,W) 0-255 faces and labels."
+    import random
     tr, va = np.flatnonzero(data.split == "train"), np.flatnonzero(data.split == "valid")
     if not len(tr) or not len(va): raise FerDataError(f"{data.source}: need train and valid faces, got train {len(tr)}, valid {len(va)}")
     device = default_device() if device is None else torch.device(device)
-    ds = Datasets(list(map(int, np.r_[tr, va])), tfms=[[GetFace(data.images)], [GetLabel(data.labels, data.classes)]],
-                  splits=[list(range(len(tr))), list(range(len(tr), len(tr) + len(va)))])
+    ds = fer_datasets(data, np.r_[tr, va], splits=[list(range(len(tr))), list(range(len(tr), len(tr) + len(va)))])
     dls = ds.dataloaders(bs=bs, after_batch=[ToFloat255(), *aug_tfms(aug)], device=device, num_workers=0,
                          shuffle=True, drop_last=len(tr) > bs)
-    import random
     dls.train.rng = random.Random(seed)
     return dls
 
+# %% ../nbs/04_data.ipynb #785e369c
 def fer_dl(data:FerData, # the faces
            split:str="test", # which split ("train", "valid", "test")
            bs:int=64, # batch size
@@ -765,7 +784,7 @@ def fer_dl(data:FerData, # the faces
     idx = np.flatnonzero(data.split == split)
     if not len(idx): raise FerDataError(f"{data.source}: no faces in split {split!r}")
     device = default_device() if device is None else torch.device(device)
-    return TfmdDL(_dsets(data, idx), bs=bs, shuffle=False, drop_last=False, after_batch=[ToFloat255()], device=device, num_workers=0)
+    return TfmdDL(fer_datasets(data, idx), bs=bs, shuffle=False, drop_last=False, after_batch=[ToFloat255()], device=device, num_workers=0)
 
 # %% ../nbs/04_data.ipynb #9dc166cb
 def cli_data_check(path:str, # a FER2013/FER+ csv, an image folder, a path,label csv, or synthetic[:N]

@@ -73,6 +73,8 @@ def _grid(views:tuple, H:int, W:int, ref:float, device:str, dtype:torch.dtype) -
         out.append(torch.stack([(2 * x + 1) / W - 1, (2 * y + 1) / H - 1], -1))   # align_corners=False units
     return torch.stack(out).to(device=device, dtype=dtype)                       # (V, H, W, 2)
 
+
+# %% ../nbs/06_evaluate.ipynb #4c97ded7
 def view_grid(views:list, # `View`s to make
               H:int, W:int, # output (= input) size in px
               ref:float=REF_SIZE, # the size at which view shifts are given
@@ -101,6 +103,8 @@ def input_size(model:nn.Module) -> int|None:
     s = getattr(model, "img_size", None)
     return int(s) if s else None
 
+
+# %% ../nbs/06_evaluate.ipynb #4fb2970c
 def tta_views(tta:str|None # None/"none", "flip" or "paper"
              ) -> tuple:
     "The views and the weight of the original image for a TTA choice."

@@ -10,12 +10,12 @@ from dataclasses import fields
 import numpy as np
 import torch
 import ipywidgets as W
-from IPython.display import display
+from IPython.display import Image as IPImage, display
 from matplotlib.figure import Figure
 from .core import Config, LhcFerError, config_docs, seed_everything
 from fastcore.basics import patch
 from .attention import capture_attention
-from .explorer import fig_png, show_png
+from .explorer import fig_png
 
 # %% auto #0
 __all__ = ['MODEL_KNOBS', 'TRAIN_KNOBS', 'config_widget', 'WidgetProgress', 'Playground']
@@ -58,14 +58,16 @@ class WidgetProgress(Callback):
                             f"loss {float(self.learn.smooth_loss):.3f}")
     def after_fit(self): self.bar.value = self.bar.max
 
-# %% ../nbs/13_playground.ipynb #b75b32fc
+# %% ../nbs/13_playground.ipynb #45d8bddc
 from .data import synthetic_faces, fer_dls
 from .models import model_from_config
 from .train import lhc_learner
 
+# %% ../nbs/13_playground.ipynb #078be723
 MODEL_KNOBS = ("heads", "emb", "controller", "pool_size", "norm_c")  # Config fields with a control (ranges: Config's)
 TRAIN_KNOBS = ("lr", "epochs", "img_size", "aug")
 
+# %% ../nbs/13_playground.ipynb #27be972f
 class Playground:
     "Controls for LHC-Net's and training's hyperparameters (made from `Config`), a Train button, and the results."
     def __init__(self, cfg:Config|None=None, # starting values (default `Config()`); ranges always come from `Config`
@@ -85,14 +87,17 @@ class Playground:
         self.status, self.accuracy_label, self.error = W.HTML("not trained yet"), W.HTML(), W.HTML()
         self.out, self.learn, self.accuracy = W.Output(), None, None
         self.button.on_click(lambda _: self.train())
+        self.widget = self._layout()
+
+    def _layout(self) -> W.VBox:
         c = self.controls
-        cols = [W.VBox(c[k]) for k in ("heads", "emb", "controller")]
-        self.widget = W.VBox([
-            W.HTML("<b>LHC modules</b> (one row per module; controller w sets the gain 1 + tanh w)"), W.HBox(cols),
-            W.HBox([c["pool_size"], c["norm_c"]]), W.HTML("<b>training</b>"),
-            W.HBox([c["lr"], c["epochs"]]), W.HBox([c["img_size"], c["aug"]]),
-            W.HBox([self.button, self.progress, self.status]), self.error, self.accuracy_label, self.out])
-        self.widget.add_class("lhc-playground")
+        box = W.VBox([W.HTML("<b>LHC modules</b> (one row per module; controller w sets the gain 1 + tanh w)"),
+                      W.HBox([W.VBox(c[k]) for k in ("heads", "emb", "controller")]),
+                      W.HBox([c["pool_size"], c["norm_c"]]), W.HTML("<b>training</b>"),
+                      W.HBox([c["lr"], c["epochs"]]), W.HBox([c["img_size"], c["aug"]]),
+                      W.HBox([self.button, self.progress, self.status]), self.error, self.accuracy_label, self.out])
+        box.add_class("lhc-playground")
+        return box
 
     def _ipython_display_(self): display(self.widget)
 
@@ -111,7 +116,7 @@ class Playground:
             else: self.controls[k].value = v
         return self
 
-# %% ../nbs/13_playground.ipynb #91be4a2a
+# %% ../nbs/13_playground.ipynb #c1e5260a
 @patch
 def train(self:Playground):
     "Fit a model built from the controls on the data (live progress), then show accuracy, curves and attention."
@@ -135,13 +140,10 @@ def train(self:Playground):
     self.accuracy_label.value = f"<b>valid accuracy {self.accuracy:.3f}</b> ({len(t)} faces, {cfg.epochs} epoch(s))"
     self.status.value = "trained"
     self.out.outputs = ()
-    show_png(self.out, fig_png(self._curves(), 72), "training curves")
-    self.out.outputs += _png_output(fig_png(self._heatmaps(), 72), "attention heatmaps")
+    for fig in (self._curves(), self._heatmaps()): self.out.append_display_data(IPImage(fig_png(fig, 72)))
     return self.accuracy
 
-def _png_output(png, text):
-    return ({"output_type": "display_data", "metadata": {}, "data": {"image/png": base64.b64encode(png).decode(), "text/plain": text}},)
-
+# %% ../nbs/13_playground.ipynb #b7c5d34a
 @patch
 def _curves(self:Playground) -> Figure:
     "Train loss per batch and valid loss and accuracy per epoch."

@@ -491,6 +491,8 @@ def _seconds(hist:pd.DataFrame) -> float:
     "Total of fastai's `time` column (mm:ss or h:mm:ss)."
     return float(sum(sum(int(p) * 60 ** i for i, p in enumerate(reversed(str(t).split(":")))) for t in hist.get("time", [])))
 
+
+# %% ../nbs/05_train.ipynb #e2dff62d
 def load_finished(d:Path, # a finished stage's folder
                   st:Stage, # the stage
                   n:int, # its max epochs
