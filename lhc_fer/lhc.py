@@ -145,6 +145,8 @@ def attention_parts(self:LHC, x):
     O = self._to_map(torch.matmul(vt, A.to(vt.dtype).transpose(-1, -2)))     # (B, C, H, W)
     return dict(weights=A, p=p, out=O, gain=self.gain())
 
+
+# %% ../nbs/01_lhc.ipynb #c95d7062
 LHC.use_sdpa = None  # None: SDPA on accelerators, matmul + softmax on the CPU; True/False forces it
 
 @patch
@@ -167,6 +169,8 @@ def _fast(self:LHC, x):
     ot = torch.matmul(vt, A.transpose(-1, -2))                               # (B, h, d, C)
     return self._to_map(ot if g is None or small else ot * g)
 
+
+# %% ../nbs/01_lhc.ipynb #f847b83a
 @patch
 def forward(self:LHC, x, # (B, channels, H, W)
             return_attention:bool=False # also return the attention weights (B, heads, C, C)

@@ -481,6 +481,8 @@ def save_model(model:nn.Module, # an lhc_fer model (resnet34v2, lhc_net, timm-re
     with atomic_path(path.with_suffix(".json")) as tmp: tmp.write_text(json.dumps(meta, indent=2))
     return path
 
+
+# %% ../nbs/02_models.ipynb #2b6b742b
 def load_model(path, # a .safetensors (or .pt/.pth) file with its JSON sidecar
                device=None # where to put the model (default CPU)
               ) -> nn.Module:

@@ -294,6 +294,8 @@ def restore_history(path, # a stage's history.csv
     with atomic_path(p) as tmp: Path(tmp).write_text("\n".join(lines) + "\n")
     return damaged
 
+
+# %% ../nbs/05_train.ipynb #1450b5d2
 class ResumeFrom(Callback):
     "Continue a fit from a `save_checkpoint` file: weights, optimizer, epoch number, trackers, random states."
     order = -5  # after TrainEvalCallback (-10) has reset the counters, before Recorder (50) and the trackers (60+)
@@ -424,6 +426,8 @@ def _stage_metrics(hist:pd.DataFrame, stage:Stage, seconds:float, n_epoch:int) -
                 valid_loss=float(r.valid_loss), epochs_run=len(hist), max_epochs=n_epoch,
                 stopped_early=len(hist) < n_epoch, seconds=round(seconds, 1), settings=asdict(stage))
 
+
+# %% ../nbs/05_train.ipynb #6469eb3b
 def run_stage(stage:Stage, # what to train and how
               model, # the model to train (modified in place)
               data, # `FerData` with train and valid splits
