@@ -75,7 +75,7 @@ class Config:
         where = str(p) if p else "JSON string"
         try: d = json.loads(p.read_text() if p else src)
         except FileNotFoundError: raise LhcFerError(f"{where}: no such config file") from None
-        except json.JSONDecodeError as e: raise LhcFerError(f"{where}:{e.lineno}: not valid JSON ({e.msg})") from None
+        except json.JSONDecodeError as e: raise LhcFerError(f"{where}:{e.lineno}: not valid JSON ({e.msg})") from e
         if not isinstance(d, dict): raise LhcFerError(f"{where}: expected a JSON object of Config keys, got {type(d).__name__}")
         return cls.from_dict(d, where)
 

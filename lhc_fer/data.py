@@ -15,7 +15,7 @@ from fastai.data.core import Datasets, TfmdDL, DataLoaders
 from fastai.data.transforms import CategoryMap, Category, DisplayedTransform
 from fastai.torch_core import TensorImageBW, TensorCategory, TensorBase
 from fastai.vision.augment import AffineCoordTfm, RandTransform, rotate_mat, flip_mat, affine_mat
-from .core import EMOTIONS, LhcFerError, atomic_path, default_device
+from .core import EMOTIONS, LhcFerError, atomic_path, default_device, hard_labels
 
 # %% auto #0
 __all__ = ['SPLITS', 'REGIONS', 'MAX_PROBLEMS', 'FERPLUS_COLS', 'FERPLUS_CLASSES', 'FACE_SIZE', 'IMAGE_EXTS', 'EVIDENCE',
@@ -170,7 +170,7 @@ _USAGE = {"training": "train", "train": "train", "publictest": "valid", "valid":
 
 def seeded_split(labels:np.ndarray, valid_pct:float=0.1, test_pct:float=0.1, seed:int=0, base=None) -> np.ndarray: # labels (N,) or (N,K); `base`: only re-split its "train" items
     "A split per item, stratified by class: `valid_pct` valid, `test_pct` test, the rest train."
-    lab = labels.argmax(1) if labels.ndim == 2 else labels
+    lab = hard_labels(labels)
     out = np.array(["train"] * len(lab), dtype="<U5") if base is None else np.array(base, dtype="<U5")
     rng = np.random.default_rng(seed)
     for c in np.unique(lab):

@@ -491,7 +491,7 @@ def load_model(path, # a .safetensors (or .pt/.pth) file with its JSON sidecar
     if not path.exists(): raise LhcFerError(f"{path}: no such checkpoint")
     if side.exists():
         try: meta = json.loads(side.read_text())
-        except json.JSONDecodeError as e: raise LhcFerError(f"{side}:{e.lineno}: not valid JSON ({e.msg})") from None
+        except json.JSONDecodeError as e: raise LhcFerError(f"{side}:{e.lineno}: not valid JSON ({e.msg})") from e
     elif path.suffix == ".safetensors":
         from safetensors import safe_open
         with safe_open(str(path), "pt") as f: m = (f.metadata() or {}).get("lhc_fer")
@@ -502,7 +502,7 @@ def load_model(path, # a .safetensors (or .pt/.pth) file with its JSON sidecar
     if arch is None: raise LhcFerError(f"{side}: not an lhc_fer model file: no architecture (give a model.safetensors or its .json)")
     if arch not in ARCHS: raise LhcFerError(f"{side}: unknown architecture {arch!r}; known: {sorted(ARCHS)}")
     try: model = ARCHS[arch](**meta.get("args", {}))
-    except TypeError as e: raise LhcFerError(f"{side}: arguments do not fit {arch} ({e})") from None
+    except TypeError as e: raise LhcFerError(f"{side}: arguments do not fit {arch} ({e})") from e
     load_weights(model, path)
     model.classes = tuple(meta["classes"]) if meta.get("classes") else None
     return model.to(device) if device is not None else model

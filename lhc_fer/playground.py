@@ -12,7 +12,7 @@ import torch
 import ipywidgets as W
 from IPython.display import Image as IPImage, display
 from matplotlib.figure import Figure
-from .core import Config, LhcFerError, config_docs, seed_everything
+from .core import Config, LhcFerError, config_docs, hard_labels, seed_everything
 from fastcore.basics import patch
 from .attention import capture_attention
 from .explorer import fig_png
@@ -135,7 +135,7 @@ def train(self:Playground):
     finally: self.button.disabled = False
     self.learn = learn
     with learn.no_bar(): preds, targs = learn.get_preds(dl=learn.dls.valid)
-    t = targs.argmax(-1) if targs.ndim == 2 else targs
+    t = hard_labels(targs)
     self.accuracy = float((preds.argmax(-1) == t).float().mean())
     self.accuracy_label.value = f"<b>valid accuracy {self.accuracy:.3f}</b> ({len(t)} faces, {cfg.epochs} epoch(s))"
     self.status.value = "trained"

@@ -28,7 +28,7 @@ from fastai.metrics import accuracy, F1Score, AccumMetric
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import rank_distrib, num_distrib, get_model, distrib_barrier
 from .core import Config, LhcFerError, atomic_path, prepare_out_dir, seed_everything, default_device, EMOTIONS
-from .core import LOCK_ENV, hard_labels, notice, run_lock, write_error
+from .core import LOCK_ENV, class_names, hard_labels, notice, run_lock, write_error
 from .models import model_from_config, save_model, load_model, lhc_from_host, controller_only, ARCHS, read_state
 from .models import lhc_places, resolve_heads
 from .weights import file_sha256
@@ -171,7 +171,7 @@ def lhc_learner(dls, # fastai DataLoaders of (B, 1|3, H, W) pixels in 0-255 and 
     cfg = cfg.replace(**{k: v for k, v in overrides.items() if k in names})
     lkw = {k: v for k, v in overrides.items() if k in lkeys}
     if model is None: model = model_from_config(cfg)
-    if classes is None: classes = EMOTIONS if cfg.n_classes == len(EMOTIONS) else tuple(str(i) for i in range(cfg.n_classes))
+    if classes is None: classes = class_names(k=cfg.n_classes)
     out = Path(out_dir).absolute() if out_dir is not None else None  # fastai joins a relative fname to learn.path
     cbs = [SaveBest("accuracy", out/"model.safetensors" if out else None, classes)]
     if early_stop: cbs.append(EarlyStoppingCallback(monitor="accuracy", comp=np.greater, patience=cfg.patience))
@@ -253,7 +253,7 @@ def load_checkpoint(path, # a `save_checkpoint` file
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = json.loads(f.metadata()["lhc_fer_checkpoint"]); ts = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
-    except Exception as e: raise LhcFerError(f"{path}: not a readable lhc_fer resume checkpoint ({e})") from None
+    except Exception as e: raise LhcFerError(f"{path}: not a readable lhc_fer resume checkpoint ({e})") from e
     return meta, ts
 
 def last_checkpoint(folder):
@@ -414,7 +414,7 @@ def read_history(path) -> pd.DataFrame:
     "A stage's history.csv as a DataFrame of its well-formed rows (a repeated header or a cut line is skipped)."
     p = Path(path)
     try: lines = _history_rows(p.read_text(errors="replace").splitlines())
-    except OSError as e: raise LhcFerError(f"{p}: cannot read the history ({e.strerror})") from None
+    except OSError as e: raise LhcFerError(f"{p}: cannot read the history ({e.strerror})") from e
     if not lines: raise LhcFerError(f"{p}: empty history")
     return pd.read_csv(io.StringIO("\n".join(lines) + "\n"))
 

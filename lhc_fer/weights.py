@@ -77,7 +77,7 @@ def read_table(path # a table file, e.g. a checkpoint's PREFIX.index
         for _, h in _block(data, ioff, isize, p):
             off, q = varint(h); size, _ = varint(h, q)
             out += _block(data, off, size, p)
-    except (ValueError, struct.error, IndexError) as e: raise LhcFerError(f"{p}: damaged checkpoint index ({e})") from None
+    except (ValueError, struct.error, IndexError) as e: raise LhcFerError(f"{p}: damaged checkpoint index ({e})") from e
     return out
 
 # %% ../nbs/03_weights.ipynb #57a1fabc
@@ -193,7 +193,7 @@ def read_h5(path # a Keras .h5 written by save_weights (or a whole model's, with
     import h5py
     p = Path(path)
     try: f = h5py.File(p, "r")
-    except OSError as e: raise LhcFerError(f"{p}: not a readable HDF5 file ({e})") from None
+    except OSError as e: raise LhcFerError(f"{p}: not a readable HDF5 file ({e})") from e
     with f:
         g = f["model_weights"] if "model_weights" in f else f
         if "layer_names" not in g.attrs: raise LhcFerError(f"{p}: not a Keras weights file (no layer_names attribute)")
