@@ -20,13 +20,14 @@ COMMANDS = {
     "demo":       ("lhc_fer.demo:cli_demo",        "train a small LHC-Net on synthetic faces and write outputs/demo"),
     "train":      ("lhc_fer.train:cli_train",       "train on a FER dataset (paper protocol or fast recipe)"),
     "eval":       ("lhc_fer.evaluate:cli_eval",     "evaluate a run on a dataset split (optionally with paper TTA)"),
-    "predict":    ("lhc_fer.faces:cli_predict",     "predict expressions of faces in photos"),
+    "predict":    ("lhc_fer.faces:cli_predict",     "predict expressions (softmax probabilities) of faces in photos, folders and videos"),
     "export":     ("lhc_fer.export:cli_export",     "export a trained model to ONNX"),
     "convert":    ("lhc_fer.weights:cli_convert",   "convert the original's TF checkpoint / SavedModel / Keras h5 to safetensors"),
     "data check": ("lhc_fer.data:cli_data_check",   "detect a dataset's layout, count it, and list every problem"),
     "data synth": ("lhc_fer.data:cli_data_synth",   "write a synthetic FER2013-format csv"),
     "bench":      ("lhc_fer.cli:cli_bench",         "run the benchmarks in bench/"),
     "explore":    ("lhc_fer.explorer:cli_explore",  "open the attention explorer as a Voila app"),
+    "report":     ("lhc_fer.report:cli_report",     "write a standalone HTML report of a run (figures also as PNG and SVG)"),
 }
 
 # %% ../nbs/15_cli.ipynb #e76d3f28

@@ -153,3 +153,16 @@ def voila_page(browser, voila):
     page.goto(url, wait_until="commit", timeout=60_000)          # Voila executes the notebook on page load
     try: yield page, errs, srv
     finally: page.close()
+
+
+@pytest.fixture(scope="session")
+def report_html(workdir):
+    "A standalone HTML report (`lhc_fer.report.build_report`) of a tiny LHC-Net on synthetic faces; yields its path."
+    import warnings, torch
+    from lhc_fer.data import synthetic_faces
+    from lhc_fer.models import lhc_net
+    from lhc_fer.report import build_report
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); model = lhc_net(img_size=16, width=0.25, heads=(1,) * 5, emb=(4,) * 5).eval()
+    return build_report(model, synthetic_faces(70, seed=0), workdir / "report" / "report.html", n=4)

@@ -1,5 +1,6 @@
 """Real-browser tests of the attention explorer: in JupyterLab (open the app notebook, Run All, move a slider) and as
-the `lhc-fer explore` Voila app. Element screenshots go to outputs/browser/."""
+the `lhc-fer explore` Voila app (slider, model view, side-by-side compare); and the standalone HTML report opened from
+disk with the network blocked. Element screenshots go to outputs/browser/."""
 import re, time
 import pytest
 from conftest import SHOTS
@@ -87,3 +88,66 @@ def test_voila_app_slider(voila_page):
         print(srv.tail())
         raise
     finally: print(f"voila (after JupyterLab): {time.time() - t0:.1f} s")
+
+
+def _natural_widths(page, sel):
+    "naturalWidth of every <img> matched by `sel` (0: not decoded)."
+    return page.evaluate("(sel) => [...document.querySelectorAll(sel)].map(i => i.complete ? i.naturalWidth : 0)", sel)
+
+
+def _visible_imgs(sel):
+    "JS predicate: some <img> under `sel` is decoded and visible."
+    return f"() => [...document.querySelectorAll('{sel} img')].some(i => i.complete && i.naturalWidth > 0 && i.offsetParent !== null)"
+
+
+def test_voila_model_view_and_compare(voila_page):
+    "After the slider test, on the same page: the model view tab draws every head, 'open' jumps to one head in the head view, and compare shows the host beside LHC-Net."
+    page, errs, srv = voila_page
+    t0 = time.time()
+    try:
+        page.wait_for_selector(IMG, timeout=WIDGET_TIMEOUT)
+        page.locator(".lhc-explorer .lm-TabBar-tab", has_text="model view").click()
+        page.wait_for_function(_visible_imgs(".lhc-model-view"), timeout=60_000)
+        assert [w for w in _natural_widths(page, ".lhc-model-view img") if w > 0], "model view image not decoded"
+        page.locator(".lhc-model-view").first.screenshot(path=str(SHOTS / "voila-model-view.png"))
+        opts = page.eval_on_selector_all(".lhc-open select option", "os => os.map(o => o.textContent.replace(/\\u00a0/g, ' '))")   # ipywidgets shows spaces as no-break spaces
+        assert len(opts) == 1 + 33, opts                          # the app's model: 8+8+8+8+1 heads, after the blank choice
+        module, head = opts[10].split(" · head ")                 # stage1.lhc · head 1
+        page.locator(".lhc-open select").select_option(index=10)
+        page.wait_for_function("(m) => document.querySelector('.lhc-module select').value !== undefined && "
+                               "[...document.querySelectorAll('.lhc-module select option')].find(o => o.selected).textContent === m",
+                               arg=module, timeout=30_000)
+        page.wait_for_function("(h) => [...document.querySelectorAll('.lhc-head select option')].find(o => o.selected).textContent === h",
+                               arg=head, timeout=30_000)
+        page.wait_for_function(_visible_imgs(".lhc-explorer .widget-output"), timeout=30_000)   # back on the head view
+        page.locator(".lhc-explorer .lm-TabBar-tab", has_text="compare").click()
+        page.locator(".lhc-overlay select").select_option("saliency")
+        page.wait_for_function("() => [...document.querySelectorAll('.lhc-compare img')].filter(i => i.complete && i.naturalWidth > 0).length >= 4",
+                               timeout=60_000)                    # LHC-Net's and the host's saliency, their difference, LHC-Net's attention
+        text = page.locator(".lhc-compare").first.inner_text()
+        assert "no LHC modules" in text and "LHC-Net" in text and "host" in text, text
+        page.locator(".lhc-explorer").first.screenshot(path=str(SHOTS / "voila-compare.png"))
+        _no_traceback(page)
+        assert not errs["page"], errs["page"]
+    except Exception:
+        page.screenshot(path=str(SHOTS / "voila-views-failure.png"))
+        print(srv.tail())
+        raise
+    finally: print(f"voila model view and compare: {time.time() - t0:.1f} s")
+
+
+def test_report_opens_offline(browser, report_html):
+    "The HTML report from disk, every request off the file itself refused: each figure decodes (naturalWidth > 0)."
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errs, asked = _collect(page), []
+    page.route(re.compile(r"^(?!file:|data:)"), lambda r: (asked.append(r.request.url), r.abort()))
+    try:
+        page.goto(report_html.as_uri(), wait_until="load")
+        widths = _natural_widths(page, "img")
+        pngs = sorted((report_html.parent / "report_files").glob("*.png"))
+        assert len(widths) == len(pngs) >= 8 and all(w > 0 for w in widths), widths
+        assert page.locator("h2").all_inner_texts()[:3] == ["Evaluation", "Training curves", "Model view"]
+        assert not asked, asked                                    # nothing fetched from elsewhere
+        assert not errs["page"] and not errs["console"], errs
+        page.screenshot(path=str(SHOTS / "report.png"), full_page=False)
+    finally: page.close()

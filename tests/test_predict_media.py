@@ -1,0 +1,149 @@
+"`lhc-fer predict` on real media: folders, globs, bad files, batching, and a video tracked and annotated, on a tiny saved LHC-Net."
+import json, warnings
+from pathlib import Path
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from lhc_fer.cli import main
+
+CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    "A tiny LHC-Net (32 px, quarter width, one head, 4-d embeddings) with BatchNorm statistics from synthetic faces."
+    from lhc_fer.data import synthetic_faces
+    from lhc_fer.models import lhc_net, save_model
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = lhc_net(img_size=32, width=0.25, heads=1, emb=4)
+    for b in m.modules():
+        if isinstance(b, torch.nn.modules.batchnorm._BatchNorm): b.momentum = None; b.reset_running_stats()
+    m.train()
+    with torch.no_grad(): m(torch.from_numpy(synthetic_faces(n=64, seed=11).images).float()[:, None])
+    return save_model(m.eval(), tmp_path_factory.mktemp("run")/"model.safetensors")
+
+def astronaut(): import skimage.data; return skimage.data.astronaut()
+
+def write_rgb(path, rgb): path.parent.mkdir(parents=True, exist_ok=True); assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    "30 frames, 480x360: the astronaut's head moving right and growing on the left, a synthetic face moving down on the right."
+    from lhc_fer.data import synthetic_faces
+    face = synthetic_faces(n=7, seed=0).images[2]
+    syn = cv2.cvtColor(cv2.resize(face, (110, 110), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2RGB)
+    path = tmp_path_factory.mktemp("video")/"clip.mp4"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 15, (480, 360))
+    head = astronaut()[16:216, 124:324]                                  # 200 x 200 around the face
+    for i in range(30):
+        s = 120 + 2 * i                                                  # scaled: 120 -> 178 px
+        a = cv2.resize(head, (s, s), interpolation=cv2.INTER_AREA)
+        fr = np.full((360, 480, 3), int(face[0].mean()), np.uint8)      # the synthetic face's own background
+        fr[40:40 + s, 10 + 3 * i:10 + 3 * i + s] = a; fr[40 + 5 * i:150 + 5 * i, 340:450] = syn
+        w.write(cv2.cvtColor(fr, cv2.COLOR_RGB2BGR))
+    w.release()
+    return path
+
+def frames_in(path):
+    cap, n = cv2.VideoCapture(str(path)), 0
+    while cap.read()[0]: n += 1
+    cap.release()
+    return n
+
+def test_video_tracked_and_annotated(weights, clip, tmp_path, capsys):
+    csv, out, png = tmp_path/"frames.csv", tmp_path/"out.mp4", tmp_path/"timeline.png"
+    assert main(["predict", str(clip), "--weights", str(weights), "--csv", str(csv), "--annotate", str(out), "--timeline", str(png)]) == 0
+    df = pd.read_csv(csv)
+    assert list(df.columns) == ["file", "frame", "time", "id", "face", "x", "y", "w", "h", *CLASSES, "top", "prob", "status", "note"]
+    assert sorted(df.frame.unique()) == list(range(30)) and (df.status == "ok").all()
+    assert df.groupby("id").size().to_dict() == {0: 30, 1: 30}           # two faces, each one id the whole clip
+    for k, g in df.groupby("id"):
+        left = g.x < 240
+        assert left.all() or not left.any()                               # an id never jumps to the other face
+    np.testing.assert_allclose(df[CLASSES].sum(axis=1), 1, atol=1e-5)
+    assert (df.top == np.array(CLASSES)[df[CLASSES].to_numpy().argmax(1)]).all()
+    assert frames_in(out) == frames_in(clip) == 30
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    o = capsys.readouterr()
+    assert "mean softmax probabilities of each tracked face" in o.out
+    assert "30 frames in" in o.err and "frames/s" in o.err                 # the progress line when not a terminal
+
+def test_every_and_smooth(weights, clip, tmp_path):
+    from lhc_fer.faces import predict_video
+    from lhc_fer.models import load_model
+    m = load_model(weights).eval()
+    raw = predict_video(m, clip, every=4, progress=False)
+    sm = predict_video(m, clip, every=4, smooth=0.7, annotate=tmp_path/"s.avi", progress=False)
+    assert sorted(sm.frame.unique()) == list(range(0, 30, 4))
+    assert frames_in(tmp_path/"s.avi") == 30                             # every frame written, boxes carried over
+    for k in (0, 1):                                                      # s = 0.7 s' + 0.3 p, by hand
+        p, s = raw[raw.id == k][CLASSES].to_numpy(), sm[sm.id == k][CLASSES].to_numpy()
+        ref = p.copy()
+        for t in range(1, len(p)): ref[t] = 0.7 * ref[t - 1] + 0.3 * p[t]
+        np.testing.assert_allclose(s, ref, atol=1e-6)
+
+def test_folder_glob_and_a_truncated_image(weights, tmp_path, capsys):
+    import skimage.data
+    write_rgb(tmp_path/"album"/"a.png", astronaut()); write_rgb(tmp_path/"album"/"deep"/"b.png", astronaut()[:, ::-1].copy())
+    write_rgb(tmp_path/"more"/"c.png", astronaut()); write_rgb(tmp_path/"more"/"coffee.png", skimage.data.coffee())
+    (tmp_path/"album"/"readme.txt").write_text("skipped")
+    bad = tmp_path/"more"/"cut.png"; bad.write_bytes((tmp_path/"album"/"a.png").read_bytes()[:3000])
+    csv = tmp_path/"faces.csv"
+    rc = main(["predict", str(tmp_path/"album"), str(tmp_path/"more"/"*.png"), "--weights", str(weights), "--csv", str(csv),
+               "--annotate", str(tmp_path/"ann"), "--min-face", "40"])   # the mirrored photo has a false 26 px face
+    assert rc == 0
+    df = pd.read_csv(csv, keep_default_na=False)
+    names = [Path(f).name for f in df.file]
+    assert names == ["a.png", "b.png", "c.png", "coffee.png", "cut.png"]
+    assert df.status.tolist() == ["ok", "ok", "ok", "no face", "error"]
+    assert "cut.png: unreadable or truncated image" in df.note[4]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "coffee.png: no face found" in err[0] and "cut.png: unreadable or truncated image" in err[1]
+    assert sorted(p.relative_to(tmp_path/"ann").as_posix() for p in (tmp_path/"ann").rglob("*.png")) == \
+        ["album/a.png", "album/deep/b.png", "more/c.png", "more/coffee.png"]
+    assert main(["predict", str(tmp_path/"album"), "--weights", str(weights), "--annotate", str(tmp_path/"ann")]) == 2
+    assert "ann: folder exists and is not empty; pass force (--force)" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path/"album"), "--weights", str(weights), "--annotate", str(tmp_path/"ann"), "--force"]) == 0
+
+def test_batched_equals_one_at_a_time(weights, tmp_path):
+    "Faces of several photos in batches of 3 against each face cropped by hand (cv2) and run alone."
+    from lhc_fer.faces import predict_media
+    from lhc_fer.models import load_model
+    m, a = load_model(weights).eval(), astronaut()
+    two = np.full((512, 1024, 3), 90, np.uint8); two[:, :512] = a; two[:, 512:] = a[:, ::-1]     # two faces in one photo
+    photos = [a, two, cv2.resize(a, (400, 400)), a[:, ::-1].copy()]
+    for i, p in enumerate(photos): write_rgb(tmp_path/f"p{i}.png", p)
+    df = predict_media(m, sorted(tmp_path.glob("p*.png")), bs=3, min_face=40)   # the mirror has a false 26 px face
+    assert df.groupby("file").size().tolist() == [1, 2, 1, 1]
+    for r in df.itertuples():
+        g = cv2.cvtColor(cv2.imread(r.file), cv2.COLOR_BGR2GRAY)
+        side = round(max(r.w, r.h) * 1.4); x0, y0 = round(r.x + r.w / 2 - side / 2), round(r.y + r.h / 2 - side / 2)
+        crop = cv2.resize(g[y0:y0 + side, x0:x0 + side], (48, 48), interpolation=cv2.INTER_AREA)
+        with torch.no_grad(): ref = m(torch.from_numpy(crop).float()[None, None]).softmax(-1)[0].numpy()
+        np.testing.assert_allclose([getattr(r, c) for c in CLASSES], ref, atol=1e-5)
+
+def one_line(err): return err.strip().count("\n") == 0 and err.startswith("lhc-fer: error: ")
+
+def test_bad_inputs_are_one_line_errors(weights, tmp_path, capsys):
+    (tmp_path/"empty").mkdir(); (tmp_path/"empty.mp4").write_bytes(b"")
+    cases = [([str(tmp_path/"empty")], "empty: no images in this folder"),
+             ([str(tmp_path/"empty.mp4")], "empty.mp4: unreadable or truncated video"),
+             ([str(tmp_path/"*.jpg")], "*.jpg: no image or video file matches"),
+             ([str(tmp_path/"gone.png")], "gone.png: no such image file")]
+    for args, msg in cases:
+        assert main(["predict", *args, "--weights", str(weights)]) == 2
+        err = capsys.readouterr().err
+        assert one_line(err) and msg in err, err
+    (tmp_path/"x.csv").write_text("old")
+    assert main(["predict", str(tmp_path/"gone.png"), "--weights", str(weights), "--csv", str(tmp_path/"x.csv")]) == 2
+    assert "x.csv: exists; pass force (--force)" in capsys.readouterr().err and (tmp_path/"x.csv").read_text() == "old"
+
+def test_json_file_rows(weights, tmp_path):
+    write_rgb(tmp_path/"a.png", astronaut())
+    assert main(["predict", str(tmp_path/"a.png"), "--weights", str(weights), "--json-file", str(tmp_path/"f.json"), "--tta", "flip"]) == 0
+    (row,) = json.loads((tmp_path/"f.json").read_text())
+    assert (row["x"], row["y"], row["w"], row["h"], row["face"], row["status"]) == (177, 66, 95, 95, 0, "ok")
+    assert abs(sum(row[c] for c in CLASSES) - 1) < 1e-5 and row["top"] in CLASSES
