@@ -56,6 +56,8 @@ def add_config_flags(p:argparse.ArgumentParser): # parser to extend
         g.add_argument("--" + f.name.replace("_", "-"), dest="cfg__" + f.name, default=None, metavar=f.name.upper(),
                        help=f"{docs[f.name]} (default: {d})", **kw)
 
+
+# %% ../nbs/15_cli.ipynb #41de2819
 def config_from_args(ns) -> Config:
     "The `Config` given by `--config` and the hyperparameter flags."
     cfg = Config.from_json(ns.config) if getattr(ns, "config", None) else Config()
@@ -93,6 +95,8 @@ def bench_dir() -> Path:
     if not d.is_dir(): raise LhcFerError(f"{d}: no bench/ folder; benchmarks run from a source checkout (git clone, pip install -e .)")
     return d
 
+
+# %% ../nbs/15_cli.ipynb #46e0e152
 def cli_bench(*names:str, # benchmark names (files in bench/ without .py); none runs all
               ):
     "Run benchmarks from bench/ one after another."

@@ -579,6 +579,8 @@ def synthetic_faces(n:int=3500, # number of faces (classes balanced)
     src = f"synthetic_faces(n={n}, size={size}, seed={seed}, difficulty={difficulty!r})"
     return FerData(imgs, labels, split, EMOTIONS, src, [f"synthetic:{i}" for i in range(n)], masks, layout="synthetic")
 
+
+# %% ../nbs/04_data.ipynb #62c32441
 def evidence_mask(data:FerData, i:int) -> np.ndarray: # the faces; which face
     "Bool (H, W) union of the regions where face `i`'s label has its evidence (`EVIDENCE`)."
     if data.masks is None: raise FerDataError(f"{data.source}: no region masks (only synthetic_faces provides them)")
@@ -646,6 +648,8 @@ def class_balance(data:FerData): # the faces
     t["total"] = t.sum(1); t["share"] = (t["total"] / max(t["total"].sum(), 1)).round(3)
     return t
 
+
+# %% ../nbs/04_data.ipynb #f9d5d12f
 def class_weights(data:FerData, split:str="train") -> torch.Tensor: # the faces; the split to count
     "Inverse-frequency class weights (mean 1 over present classes) for a weighted loss."
     oh = data.labels if data.soft else np.eye(len(data.classes))[data.labels]
@@ -803,6 +807,8 @@ def cli_data_check(path:str, # a FER2013/FER+ csv, an image folder, a path,label
         return 2
     return 0
 
+
+# %% ../nbs/04_data.ipynb #6880136a
 def cli_data_synth(out:str, # the csv to write (FER2013 format)
                    n:int=3500, # number of faces
                    seed:int=0, # random seed (same seed, same faces)

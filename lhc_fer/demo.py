@@ -8,11 +8,11 @@ import json, time
 from pathlib import Path
 import numpy as np
 import torch
-from .core import Config, LhcFerError, atomic_path, prepare_out_dir
+from .core import Config, LhcFerError, atomic_path, prepare_out_dir, save_figure
 from .data import synthetic_faces, write_fer2013_csv, load_fer
 from .models import load_model, lhc_modules
 from .train import train_fast
-from .evaluate import evaluate, plot_history, save_png
+from .evaluate import evaluate, plot_history
 from .attention import capture_attention, plot_head_heatmaps
 
 # %% auto #0
@@ -61,7 +61,7 @@ def demo(out_dir="outputs/demo", # the demo's folder (replaced only with force)
     model = load_model(out/"run"/"model.safetensors").eval()
     m = evaluate(model, data, split="test", out_dir=out)  # metrics.json, confusion.png
     host = evaluate(load_model(out/"run"/"host"/"model.safetensors").eval(), data, split="test")
-    save_png(plot_history(out/"run", title="demo: host, then LHC-Net (fast recipe)"), out/"curves.png")
+    save_figure(plot_history(out/"run", title="demo: host, then LHC-Net (fast recipe)"), out/"curves.png")
     mod = attention_figure(model, data, out/"attention.png")
     m["demo"] = dict(faces=n, config=json.loads(cfg.to_json()), host_accuracy=host["accuracy"], attention_module=mod,
                      seconds=round(time.time() - t0, 1))

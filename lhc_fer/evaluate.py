@@ -12,13 +12,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import EMOTIONS, LhcFerError, as_batch, atomic_path, class_names, eval_mode, hard_labels, model_device
+from .core import EMOTIONS, LhcFerError, as_batch, atomic_path, class_names, eval_mode, hard_labels, model_device, save_figure
 from .models import load_run
 
 # %% auto #0
 __all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views', 'input_size',
-           'tta_views', 'tta_predict', 'classification_metrics', 'plot_confusion', 'save_png', 'read_history',
-           'run_histories', 'plot_history', 'split_probs', 'evaluate', 'interpret', 'cli_eval']
+           'tta_views', 'tta_predict', 'classification_metrics', 'plot_confusion', 'run_histories', 'plot_history',
+           'split_probs', 'evaluate', 'interpret', 'cli_eval']
 
 # %% ../nbs/06_evaluate.ipynb #d89e2f94
 REF_SIZE = 224     # the original's input side: view shifts are pixels at this size
@@ -179,43 +179,27 @@ def plot_confusion(cm, # (K, K) counts, rows true, columns predicted
     if title: ax.set_title(title)
     return ax.figure
 
-def save_png(fig, # matplotlib figure
-             path # where to write the PNG
-            ) -> Path:
-    "Write `fig` as a PNG atomically and close it."
-    import matplotlib.pyplot as plt
-    path = Path(path)
-    with atomic_path(path) as tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 # %% ../nbs/06_evaluate.ipynb #775e6073
-def read_history(history_csv # a fastai CSVLogger file (epoch, train_loss, valid_loss, metrics..., time)
-                ):
-    "A training history as numbers, one row per epoch (repeated headers from resumed runs dropped)."
-    import pandas as pd
-    p = Path(history_csv)
-    if not p.is_file(): raise LhcFerError(f"{p}: no such history file (expected a fastai CSVLogger history.csv)")
-    df = pd.read_csv(p)
-    if "epoch" not in df.columns: raise LhcFerError(f"{p}:1: no 'epoch' column; header is {list(df.columns)}")
-    df = df[df["epoch"].astype(str) != "epoch"].drop(columns=[c for c in ("time",) if c in df.columns])
-    df = df.apply(pd.to_numeric, errors="coerce").dropna(subset=["epoch"]).reset_index(drop=True)
-    if df.empty: raise LhcFerError(f"{p}: no epochs recorded")
-    return df
+def _numbers(p):
+    from lhc_fer.train import read_history                     # imported when needed: fastai is slow to import
+    return read_history(p).drop(columns=["time"], errors="ignore")
 
 def run_histories(src # a history.csv, or a run folder with <stage>/history.csv
                  ) -> dict:
     "{stage: history} of a run folder, in training order (its metrics.json's stages, else folder names)."
     p = Path(src)
-    if p.is_file(): return {p.parent.name: read_history(p)}
+    if p.is_file(): return {p.parent.name: _numbers(p)}
     if not p.is_dir(): raise LhcFerError(f"{p}: no such history file or run folder")
     order = sorted(d.name for d in p.iterdir() if (d/"history.csv").is_file())
     if (p/"metrics.json").is_file():                                 # stages not listed yet (a stage in progress) go last
         done = list(jsonlib.loads((p/"metrics.json").read_text()).get("stages", []))
         order = sorted(order, key=lambda s: (done.index(s) if s in done else len(done), s))
     if not order: raise LhcFerError(f"{p}: no stage histories (expected {p}/<stage>/history.csv)")
-    return {s: read_history(p/s/"history.csv") for s in order}
+    return {s: _numbers(p/s/"history.csv") for s in order}
 
+
+# %% ../nbs/06_evaluate.ipynb #074a197f
 def plot_history(src, # a fastai CSVLogger file, or a run folder (its stages drawn one after another)
                  title:str|None=None # figure title
                 ):
@@ -281,7 +265,7 @@ def evaluate(model:nn.Module, # classifier returning logits
     if out_dir is not None:
         out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
         with atomic_path(out / "metrics.json") as tmp: tmp.write_text(jsonlib.dumps(m, indent=2))
-        save_png(plot_confusion(m["confusion"], names, title=f"{m['split']}: accuracy {m['accuracy']:.3f}, "
+        save_figure(plot_confusion(m["confusion"], names, title=f"{m['split']}: accuracy {m['accuracy']:.3f}, "
                                 f"macro-F1 {m['macro_f1']:.3f} (TTA {m['tta']})"), out / "confusion.png")
     return m
 

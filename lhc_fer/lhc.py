@@ -189,6 +189,8 @@ def keras_shapes(self:LHC) -> list:
     C, h, d, e, k = self.channels, self.heads, self.d, self.emb, self.kernel_size
     return [s for _ in range(h) for s in ((d, e), (e,))] + [(C, C), (C,), (k, k, C, C), (C,)]
 
+
+# %% ../nbs/01_lhc.ipynb #74b90244
 @patch
 def keras_weights(self:LHC) -> list:
     "This module's weights as float32 numpy arrays in the Keras layer's `get_weights()` order."
@@ -196,6 +198,8 @@ def keras_weights(self:LHC) -> list:
     ws = [a for i in range(self.heads) for a in (t(self.wqk[i]), t(self.bqk[i]))]
     return ws + [t(self.wp.weight.T), t(self.wp.bias), t(self.wv.weight.permute(2, 3, 1, 0)), t(self.wv.bias)]
 
+
+# %% ../nbs/01_lhc.ipynb #b3c6213b
 @patch
 def load_keras_weights(self:LHC, ws:list # arrays in Keras `get_weights()` order
                       ):

@@ -60,6 +60,8 @@ def bn(c:int): # channels
     "BatchNorm2d with the original's eps 2e-5 and Keras momentum 0.99 (PyTorch 0.01)."
     return nn.BatchNorm2d(c, eps=BN_EPS, momentum=BN_MOMENTUM)
 
+
+# %% ../nbs/02_models.ipynb #7dd8cfa3
 class ShiftBN(nn.BatchNorm2d):
     "BatchNorm with a learned shift and no scale (Keras `scale=False`), the input normalisation."
     def __init__(self, c:int): # channels
@@ -361,6 +363,9 @@ class _FrozenBN:
         if not _tracing(x): super()._check_input_dim(x)
 
 _frozen_cache = {}
+
+
+# %% ../nbs/02_models.ipynb #2ab95997
 def freeze_bn(m:nn.Module) -> nn.Module:
     "Keep the BatchNorm `m` in eval mode for good (its class becomes a frozen subclass; state dict unchanged)."
     cls = type(m)
@@ -369,6 +374,8 @@ def freeze_bn(m:nn.Module) -> nn.Module:
         m.__class__ = _frozen_cache[cls]
     return m.eval()
 
+
+# %% ../nbs/02_models.ipynb #2d95e25f
 def controller_only(model:nn.Module, # a model holding LHC modules
                     init=Config.controller # initial w where a module has no controller yet
                    ) -> nn.Module:
@@ -639,6 +646,8 @@ class ModelReport:
     def __repr__(self): return self.summary() + ("\n" + self.table.to_string(index=False) if len(self.table) else "")
     def _repr_html_(self): return f"<p>{self.summary()}</p>" + self.table.to_html(index=False)
 
+
+# %% ../nbs/02_models.ipynb #bfd9deb4
 def model_report(model:nn.Module, # any model (LHC modules found with lhc_modules)
                  img_size:int|None=None # input side; default the model's img_size (else 224)
                 ) -> ModelReport:

@@ -65,6 +65,8 @@ class HardTargets(AccumMetric):
     "fastai `AccumMetric` whose targets are made hard (argmax) when they are probabilities."
     def accum_values(self, preds, targs, learn=None): super().accum_values(preds, hard_labels(targs), learn)
 
+
+# %% ../nbs/05_train.ipynb #434d4ab7
 def fer_metrics() -> list:
     "fastai's accuracy and macro-F1, reading soft labels as their argmax; named `accuracy` and `f1_macro`."
     acc = HardTargets(accuracy, flatten=False, name="accuracy")
@@ -80,6 +82,8 @@ def save_weights(model, path, classes=None):
     with atomic_path(path) as tmp: save_file({k: v.contiguous() for k, v in _cpu_state(model).items()}, str(tmp))
     return Path(path)
 
+
+# %% ../nbs/05_train.ipynb #e100ceeb
 class SaveBest(TrackerCallback):
     "Track the best epoch by `monitor`, write it with `save_model` to `path`, restore its weights after fitting."
     order = TrackerCallback.order + 1
@@ -137,6 +141,8 @@ def quiet_progress() -> bool:
     from fastcore.imports import IN_NOTEBOOK
     return not IN_NOTEBOOK and not sys.stdout.isatty()
 
+
+# %% ../nbs/05_train.ipynb #58661d2c
 class EpochLine(Callback):
     "One line per finished epoch (`epoch 3/10  train_loss 1.2340  valid_loss ...  00:05`), for logs."
     order = 70
@@ -246,6 +252,8 @@ def save_checkpoint(learn, path, epoch:int): # Learner; file to write; index of 
     with atomic_path(path) as tmp: save_file(tensors, str(tmp), metadata={"lhc_fer_checkpoint": json.dumps(meta)})
     return Path(path)
 
+
+# %% ../nbs/05_train.ipynb #1e02794c
 def load_checkpoint(path, # a `save_checkpoint` file
                     tensors:bool=True # also read the tensors (False: the metadata alone, cheap)
                    ) -> tuple:
@@ -256,11 +264,15 @@ def load_checkpoint(path, # a `save_checkpoint` file
     except Exception as e: raise LhcFerError(f"{path}: not a readable lhc_fer resume checkpoint ({e})") from e
     return meta, ts
 
+
+# %% ../nbs/05_train.ipynb #c105a85e
 def last_checkpoint(folder):
     "The newest `epoch_NNNN.safetensors` in `folder`, or None."
     fs = sorted(Path(folder).glob("epoch_*.safetensors")) if folder and Path(folder).is_dir() else []
     return fs[-1] if fs else None
 
+
+# %% ../nbs/05_train.ipynb #9e4d9531
 class EpochCheckpoint(Callback):
     "After each epoch, write `folder/epoch_NNNN.safetensors` (rank 0 only) and delete older ones."
     order = 65  # after SaveBest (61) and EarlyStoppingCallback (63)
@@ -341,6 +353,8 @@ def run_device() -> torch.device:
         d = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))); torch.cuda.set_device(d); return d
     return default_device()
 
+
+# %% ../nbs/05_train.ipynb #c0e00389
 @contextmanager
 def distrib(learn): # the Learner to train
     "fastai's `distrib_ctx` when this process is one of several (torchrun), else nothing."
@@ -397,6 +411,8 @@ PAPER_STAGES = (
 )
 OPTIMIZERS = {"adam": PAPER_ADAM, "sgd": PAPER_SGD}
 
+
+# %% ../nbs/05_train.ipynb #f485157b
 def stages_table(stages=PAPER_STAGES) -> pd.DataFrame:
     "The stages as a table (for docs and reports)."
     return pd.DataFrame([asdict(s) for s in stages]).set_index("name")
@@ -621,6 +637,8 @@ def set_bn_momentum(model, momentum:float=FAST_BN_MOMENTUM): # model to change i
         if isinstance(m, nn.modules.batchnorm._BatchNorm): m.momentum = momentum
     return model
 
+
+# %% ../nbs/05_train.ipynb #91dc2561
 def fast_config(cfg:Config=None) -> Config: # a Config whose paper-default fields take the recipe's values
     "`cfg` with `FAST_RECIPE` applied to every field that still has the paper's default."
     cfg, d = cfg or Config(), Config()
@@ -673,6 +691,8 @@ def torchrun_cmd(n:int, argv:list) -> list: # processes; `lhc-fer` arguments for
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}", "--no-python",
             sys.executable, "-c", _CHILD, *argv]
 
+
+# %% ../nbs/05_train.ipynb #b4e3c134
 def cli_train(data:str, # dataset: FER2013 csv, FER+ folder, image folder or labelled list (anything `load_fer` reads)
               protocol:str="paper", # "paper" (five stages, resumable) or "fast" (one-cycle AdamW recipe)
               out:str="runs/train", # run folder; a non-empty one needs --resume or --force
