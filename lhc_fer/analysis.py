@@ -17,7 +17,7 @@ from .core import LhcFerError, atomic_path, class_names, eval_mode, hard_labels,
 from .models import lhc_modules
 from .data import FerData, load_fer
 from .attention import AttentionMaps, capture_attention
-from .explain import head_ablation
+from .explain import ablated_probs
 
 # %% auto #0
 __all__ = ['GRID3', 'grid_regions', 'region_labels', 'head_region_fractions', 'MeanMaps', 'attention_stats',
@@ -261,8 +261,8 @@ def class_head_importance(model:nn.Module, # a classifier holding LHC modules
     cols = {}
     for name, m in mods.items():
         for h in range(m.heads):
-            d = torch.cat([head_ablation(model, x[i:i + bs], name, h, mode) for i in range(0, len(x), bs)])
-            cols[f"{name} h{h}"] = score(p0) - score(p0 + d)
+            pa = torch.cat([ablated_probs(model, x[i:i + bs], m, h, mode) for i in range(0, len(x), bs)])   # one forward per batch
+            cols[f"{name} h{h}"] = score(p0) - score(pa)
     gn = classes or class_names(model, None, p0.shape[1])
     lab = pd.Series([gn[k] for k in y.numpy()], name="class")
     t = pd.DataFrame(cols).groupby(lab, sort=False).mean()

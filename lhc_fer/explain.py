@@ -24,10 +24,10 @@ from .attention import band_mask, capture_attention, contribution_map
 
 # %% auto #0
 __all__ = ['METHODS', 'BASELINES', 'EXPLANATIONS', 'find_module', 'attribute', 'attribution_map', 'plot_attribution',
-           'head_ablation', 'head_importance', 'plot_head_importance', 'region_score', 'region_scores', 'quality_table',
-           'plot_quality', 'baseline_image', 'deletion_curve', 'curve_auc', 'explanation_maps', 'faithfulness',
-           'faithfulness_table', 'plot_curves', 'randomized_models', 'map_similarity', 'randomization_check',
-           'plot_randomization', 'label_randomization_check']
+           'ablated_probs', 'head_ablation', 'head_importance', 'plot_head_importance', 'region_score', 'region_scores',
+           'quality_table', 'plot_quality', 'baseline_image', 'deletion_curve', 'curve_auc', 'explanation_maps',
+           'faithfulness', 'faithfulness_table', 'plot_curves', 'randomized_models', 'map_similarity',
+           'randomization_check', 'plot_randomization', 'label_randomization_check']
 
 # %% ../nbs/10_explain.ipynb #ddad66d1
 METHODS = ("integrated_gradients", "saliency", "occlusion", "gradcam")
@@ -132,18 +132,28 @@ def _band(m, h):
     from lhc_fer.attention import head_bands
     return head_bands(m.resolution, m.heads)[h]
 
-def _ablate(model, x, name, mod, heads, mode):
-    "Probabilities (B, K) with `heads` of `mod` ablated."
+
+# %% ../nbs/10_explain.ipynb #623e14bb
+def ablated_probs(model:nn.Module, # a classifier holding LHC modules
+                  x,                # images (B, 1|3, H, W), pixels in 0-255
+                  module,           # the LHC module (name or module)
+                  head,             # head index, or a list of heads to ablate together
+                  mode:str="zero"   # "zero": remove the head's contribution; "mean": replace it by its batch mean
+                 ) -> torch.Tensor:
+    "Class probabilities (B, n_classes) with `head` of `module` ablated, in one forward pass."
+    x = as_batch(x, model, "head_ablation")
+    name, mod = find_module(model, module)
+    heads = [int(head)] if np.isscalar(head) or (torch.is_tensor(head) and head.dim() == 0) else [int(h) for h in head]
     if mode not in ("zero", "mean"): raise LhcFerError(f"head_ablation: mode must be 'zero' or 'mean', got {mode!r}")
     if not isinstance(mod, LHC): raise LhcFerError(f"head_ablation: {name!r} is a {type(mod).__name__}, not an LHC module")
     bad = [h for h in heads if not 0 <= h < mod.heads]
     if bad: raise LhcFerError(f"head_ablation: head(s) {bad} out of range; module {name!r} has {mod.heads} heads (0-{mod.heads - 1})")
     if mode == "mean" and x.shape[0] < 2:
         raise LhcFerError("head_ablation: mode='mean' replaces a head by its batch mean and needs at least 2 images")
-    h = mod.register_forward_hook(_ablation_hook(heads, mode))
+    hook = mod.register_forward_hook(_ablation_hook(heads, mode))
     try:
-        with torch.no_grad(): return model(x).float().softmax(1)
-    finally: h.remove()
+        with eval_mode(model), torch.no_grad(): return model(x).float().softmax(1).cpu()
+    finally: hook.remove()
 
 # %% ../nbs/10_explain.ipynb #da5a1cb8
 def head_ablation(model:nn.Module, # a classifier holding LHC modules
@@ -154,11 +164,8 @@ def head_ablation(model:nn.Module, # a classifier holding LHC modules
                  ) -> torch.Tensor:
     "Change of every class probability (B, n_classes) when `head` of `module` is ablated (ablated - original)."
     x = as_batch(x, model, "head_ablation")
-    name, mod = find_module(model, module)
-    heads = [int(head)] if np.isscalar(head) or (torch.is_tensor(head) and head.dim() == 0) else [int(h) for h in head]
-    with eval_mode(model):
-        with torch.no_grad(): p0 = model(x).float().softmax(1)
-        return (_ablate(model, x, name, mod, heads, mode) - p0).cpu()
+    with eval_mode(model), torch.no_grad(): p0 = model(x).float().softmax(1).cpu()
+    return ablated_probs(model, x, module, head, mode) - p0
 
 # %% ../nbs/10_explain.ipynb #52ed18e0
 def _images_labels(data, split=None, n=None):
@@ -195,7 +202,7 @@ def head_importance(model:nn.Module, # a classifier holding LHC modules
             xb = x[i:i + bs].to(dev)
             if name is None:
                 with torch.no_grad(): ps.append(model(xb).float().softmax(1).cpu())
-            else: ps.append(_ablate(model, xb, name, mod, [h], mode).cpu())
+            else: ps.append(ablated_probs(model, xb, mod, h, mode))
         p = torch.cat(ps)
         return (p.argmax(1) == y).float().mean().item(), p[torch.arange(len(y)), y]
     with eval_mode(model):
