@@ -1,13 +1,18 @@
 """`lhc-fer predict` throughput: faces of many photos batched into one forward per `bs` against one photo at a time.
 
 Side by side in one run, for the demo's model (`DEMO_CONFIG`, 48 px, quarter width) and the paper's full-width
-LHC-Net at 224 px:
-  batched        lhc_fer.faces.predict_media: every photo read and its faces detected, crops sent `bs` at a time
+LHC-Net at 224 px (random weights: speed does not depend on them):
   one at a time  lhc_fer.faces.predict_faces per photo: read, detect, one forward for that photo's face(s)
-and the classifier alone (48 px crops already cut): `predict_images(detect=False)` with bs=64 against bs=1.
-Then a video end to end (decode, detect, track, classify, encode the annotated copy) with `predict_video`, in frames/s.
-Outputs are checked equal (1e-4); interleaved, best of `--repeats`; prints faces/s and ratios (about 1.5 min on 2 CPU cores).
-Usage: python bench/predict.py [--quick] [--photos N] [--frames N] [--repeats R]
+  batched        lhc_fer.faces.predict_media: every photo read and its faces detected, crops sent `bs` at a time
+each in fp32 (the default on the CPU) and in bf16 autocast (`precision="bf16"`), and batched bf16 through
+torch.compile (`compile=True`; its one-off compile is timed apart). Then the classifier alone on 48 px crops already
+cut (`predict_images(detect=False)`), bs against bs=1 in each precision, and a video end to end (decode, detect,
+track, classify, encode the annotated copy) with `predict_video`, in frames/s.
+fp32 outputs are checked equal across batch sizes (1e-4); bf16 is compared with fp32 on a trained run when one is
+given (`--run`, default outputs/demo/run from `make demo`): random weights give logits of hundreds, where bf16's
+rounding flips near ties. Interleaved, best of `--repeats`; prints faces/s and ratios (about 5 min on 2 CPU cores,
+most of it the two compiles of the full model).
+Usage: python bench/predict.py [--quick] [--photos N] [--frames N] [--bs B] [--repeats R] [--no-compile] [--run DIR]
 """
 import argparse, tempfile, time, warnings
 from pathlib import Path
@@ -17,8 +22,9 @@ import skimage.data
 import torch
 from lhc_fer.core import default_device
 from lhc_fer.demo import DEMO_CONFIG
-from lhc_fer.faces import crop_face, predict_faces, predict_images, predict_media, predict_video
-from lhc_fer.models import lhc_net, model_from_config
+from lhc_fer.data import load_fer, read_image
+from lhc_fer.faces import crop_face, detect_faces, predict_faces, predict_images, predict_media, predict_video
+from lhc_fer.models import lhc_net, load_run, model_from_config
 
 
 def photos(d, n):
@@ -42,56 +48,98 @@ def clip(path, n):
     return path
 
 
-def best(f, repeats):
-    "(seconds, result): the best of `repeats` runs of f."
-    ts, r = [], None
-    for _ in range(repeats):
-        t = time.perf_counter(); r = f(); ts.append(time.perf_counter() - t)
-    return min(ts), r
+def timed(f):
+    "(seconds, result) of one call of f."
+    t = time.perf_counter(); r = f(); return time.perf_counter() - t, r
+
+
+def probs_of(df):
+    "The probability columns of a predict_media table, (faces, K)."
+    c = list(df.columns); return df[c[c.index("h") + 1:c.index("top")]].to_numpy()
+
+
+def fidelity(run, bs):
+    "bf16 against fp32 on a trained run's own data: top-1 agreement, largest and mean probability difference."
+    _, m = load_run(run); cfg = Path(run).parent / "data"
+    src = next(cfg.glob("*.csv"), None) if cfg.is_dir() else None
+    x = np.asarray(load_fer(str(src)).images)[:512] if src else np.random.default_rng(0).integers(0, 256, (512, 48, 48))
+    p32 = predict_images(m, x, detect=False, bs=bs); p16 = predict_images(m, x, detect=False, bs=bs, precision="bf16")
+    return (p32.argmax(1) == p16.argmax(1)).mean(), np.abs(p32 - p16).max(), np.abs(p32 - p16).mean(), len(x)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer photos and frames")
-    ap.add_argument("--repeats", type=int, default=1, help="interleaved repeats, best kept (default 1)")
-    ap.add_argument("--photos", type=int, default=None, help="photos (default 12, quick 6)")
-    ap.add_argument("--frames", type=int, default=None, help="video frames (default 30, quick 12)")
+    ap.add_argument("--quick", action="store_true", help="fewer photos and frames, no compile")
+    ap.add_argument("--repeats", type=int, default=2, help="interleaved repeats, best kept (default 2)")
+    ap.add_argument("--photos", type=int, default=None, help="photos (default 32, quick 8)")
+    ap.add_argument("--frames", type=int, default=None, help="video frames (default 32, quick 12)")
+    ap.add_argument("--bs", type=int, default=16, help="faces per forward when batched (default 16)")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
+    ap.add_argument("--run", default="outputs/demo/run", help="trained run for the bf16 fidelity line")
     a = ap.parse_args()
     torch.set_num_threads(2); torch.manual_seed(0)
-    dev, repeats = default_device(), a.repeats
-    n, nf = a.photos or (6 if a.quick else 12), a.frames or (12 if a.quick else 30)
+    dev, repeats, bs, comp = default_device(), a.repeats, a.bs, not (a.no_compile or a.quick)
+    n, nf = a.photos or (8 if a.quick else 32), a.frames or (12 if a.quick else 32)
     d = Path(tempfile.mkdtemp()); files = photos(d, n); vid = clip(d / "clip.mp4", nf)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                               # heads="auto" reports the counts it moved
         models = {"demo (48 px, width 0.25)": model_from_config(DEMO_CONFIG),
                   "paper (224 px, full width)": lhc_net(img_size=224, heads="auto")}
-    print(f"device {dev}, {torch.get_num_threads()} threads, {n} photos, a {nf}-frame 480x360 video, "
-          f"best of {repeats}")
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    bf = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+    print(f"device {dev}, {torch.get_num_threads()} threads (CPU: {torch.backends.cpu.get_cpu_capability()}, "
+          f"AMX {'yes' if amx else 'no'}, AVX512-BF16 {'yes' if bf else 'no'}), {n} photos, a {nf}-frame 480x360 video, "
+          f"bs={bs}, best of {repeats}")
+    if Path(a.run).is_dir():
+        agree, dmax, dmean, k = fidelity(a.run, bs)
+        print(f"bf16 vs fp32 on the trained run {a.run} ({k} faces): top-1 agreement {agree:.3f}, "
+              f"largest |dp| {dmax:.3f}, mean |dp| {dmean:.4f}")
+    else: print(f"(no trained run at {a.run}: run `make demo` for the bf16 fidelity line)")
     for name, m in models.items():
         m = m.to(dev).eval()
         faces = np.stack([crop_face(cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB), (177 - 3 * (i % 7), 66 - 2 * (i % 5), 95, 95))
                           for i, f in enumerate(files)])            # (n, 48, 48)
-        predict_media(m, files[:2]); predict_images(m, faces[:2], detect=False, bs=1)   # warm-up
-        ways = {"batched": lambda: predict_media(m, files, bs=64),
-                "one at a time": lambda: [predict_faces(m, f) for f in files],
-                "classifier bs=64": lambda: predict_images(m, faces, detect=False, bs=64),
-                "classifier bs=1": lambda: predict_images(m, faces, detect=False, bs=1)}
+        photo = {"one at a time fp32 (as before)": lambda: [predict_faces(m, f) for f in files],
+                 "batched fp32": lambda: predict_media(m, files, bs=bs),
+                 "one at a time bf16": lambda: [predict_faces(m, f, precision="bf16") for f in files],
+                 "batched bf16": lambda: predict_media(m, files, bs=bs, precision="bf16")}
+        crops = {"fp32 bs=1": lambda: predict_images(m, faces, detect=False, bs=1),
+                 f"fp32 bs={bs}": lambda: predict_images(m, faces, detect=False, bs=bs),
+                 "bf16 bs=1": lambda: predict_images(m, faces, detect=False, bs=1, precision="bf16"),
+                 f"bf16 bs={bs}": lambda: predict_images(m, faces, detect=False, bs=bs, precision="bf16")}
+        print(f"\n{name}")
+        if comp:
+            one = lambda b: predict_images(m, faces[:b], detect=False, bs=b, precision="bf16", compile=True)
+            tcb, _ = timed(lambda: one(bs)); tc1, _ = timed(lambda: one(1))
+            print(f"  torch.compile, once per model and batch size: {tcb:.0f} s for bs={bs}, {tc1:.0f} s for bs=1")
+            photo["batched bf16 compiled"] = lambda: predict_media(m, files, bs=bs, precision="bf16", compile=True)
+            crops["bf16 bs=1 compiled"] = lambda: predict_images(m, faces, detect=False, bs=1, precision="bf16", compile=True)
+            crops[f"bf16 bs={bs} compiled"] = lambda: predict_images(m, faces, detect=False, bs=bs, precision="bf16", compile=True)
+        ways = {**photo, **crops}
+        predict_media(m, files[:2]); predict_images(m, faces[:2], detect=False, bs=1)                  # warm-up
+        predict_images(m, faces[:2], detect=False, bs=1, precision="bf16")
         res = {k: [] for k in ways}; out = {}
         for _ in range(repeats):                                     # interleaved
             for k, f in ways.items():
-                t, out[k] = best(f, 1); res[k].append(t)
+                t, out[k] = timed(f); res[k].append(t)
         t = {k: min(v) for k, v in res.items()}
-        c = list(out["batched"].columns); cls = c[c.index("h") + 1:c.index("top")]
-        pb = out["batched"][cls].to_numpy(); p1 = np.stack([f["probs"] for fc in out["one at a time"] for f in fc])
+        pb = probs_of(out["batched fp32"]); p1 = np.stack([f["probs"] for fc in out["one at a time fp32 (as before)"] for f in fc])
         assert np.abs(pb - p1).max() < 1e-4, np.abs(pb - p1).max()
-        assert np.abs(out["classifier bs=64"] - out["classifier bs=1"]).max() < 1e-4
-        print(f"\n{name}")
-        for k, v in t.items(): print(f"  {k:>17}: {(len(pb) if k in ('batched', 'one at a time') else n) / v:8.1f} faces/s  ({v:.2f} s)")
-        print(f"  photos batched vs one at a time: {t['one at a time'] / t['batched']:.2f}x; "
-              f"classifier bs=64 vs bs=1: {t['classifier bs=1'] / t['classifier bs=64']:.2f}x")
-        tv, fr = best(lambda: predict_video(m, vid, annotate=d / "out.mp4", force=True, progress=False), 1)
-        print(f"  video end to end (decode, detect, track, classify, encode): {nf / tv:.1f} frames/s "
-              f"({fr.id.notna().sum()} faces in {nf} frames, {tv:.2f} s)")
+        assert np.abs(out[f"fp32 bs={bs}"] - out["fp32 bs=1"]).max() < 1e-4
+        base = t["one at a time fp32 (as before)"]
+        tdet = min(timed(lambda: [detect_faces(read_image(f)) for f in files])[0] for _ in range(repeats))
+        print(f"  photos ({len(pb)} faces: read, detect, classify); read + detect alone {1000 * tdet / n:.0f} ms a photo, "
+              f"so no classifier can take them past {base / tdet:.2f}x one at a time fp32")
+        for k in photo: print(f"    {k:>32}: {len(pb) / t[k]:7.1f} faces/s  ({t[k]:.2f} s)  {base / t[k]:5.2f}x one at a time fp32")
+        print(f"  classifier alone ({n} crops)")
+        for k in crops: print(f"    {k:>32}: {n / t[k]:7.1f} faces/s  ({t[k]:.2f} s)  {t['fp32 bs=1'] / t[k]:5.2f}x fp32 bs=1")
+        same = [(f"bf16 bs={bs}", "bf16 bs=1")] + ([(f"bf16 bs={bs} compiled", "bf16 bs=1 compiled")] if comp else [])
+        print("  batching alone, same precision: " + "; ".join(f"{a} vs {b}: {t[b] / t[a]:.2f}x" for a, b in
+              [(f"fp32 bs={bs}", "fp32 bs=1")] + same) + f"; photos batched vs one at a time, fp32: {base / t['batched fp32']:.2f}x")
+        for label, kw in [("fp32", {})] + ([("bf16 compiled", dict(precision="bf16", compile=True))] if comp else []):
+            tv, fr = timed(lambda: predict_video(m, vid, bs=bs, annotate=d / "out.mp4", force=True, progress=False, **kw))
+            print(f"  video end to end (decode, detect, track, classify, encode), {label}: {nf / tv:.1f} frames/s "
+                  f"({fr.id.notna().sum()} faces in {nf} frames, {tv:.2f} s)")
 
 
 if __name__ == "__main__": main()

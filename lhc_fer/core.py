@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #1dbeeff4
 from __future__ import annotations
-import dataclasses, errno, json, os, random, re, shutil, sys, tempfile, types, typing
+import contextlib, dataclasses, errno, json, logging, os, random, re, shutil, sys, tempfile, types, typing, weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'PIXEL_RANGE', 'WRITE_ERRORS', 'UMASK', 'LOCK_ENV', 'LhcFerError', 'Config', 'config_docs',
+__all__ = ['EMOTIONS', 'PIXEL_RANGE', 'WRITE_ERRORS', 'UMASK', 'LOCK_ENV', 'PRECISIONS', 'LhcFerError', 'Config', 'config_docs',
            'default_device', 'seed_everything', 'notice', 'write_error', 'atomic_path', 'prepare_out_dir', 'run_lock',
-           'eval_mode', 'hard_labels', 'class_names', 'model_device', 'as_batch', 'face_image', 'upsample',
-           'save_figure']
+           'eval_mode', 'hard_labels', 'class_names', 'model_device', 'as_batch', 'autocast_for', 'Compiled',
+           'compiled', 'face_image', 'upsample', 'save_figure']
 
 # %% ../nbs/00_core.ipynb #5a02372f
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -255,6 +255,56 @@ def as_batch(x, # (B, 1|3, H, W), (B, H, W) gray, one (1|3, H, W) or (H, W) imag
     if x.dim() != 4 or x.shape[1] not in (1, 3):
         raise LhcFerError(f"{where}: expected images of shape (B, 1|3, H, W) (or (B, H, W), (1|3, H, W), (H, W)), got {tuple(x.shape)}")
     return x.to(model_device(model), torch.float32)
+
+# %% ../nbs/00_core.ipynb #b83ca65d
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+def autocast_for(device, # a torch.device or its type ("cpu", "cuda")
+                 precision:str="auto" # "auto" (fp16 on CUDA, fp32 elsewhere), "fp32", "bf16" or "fp16"
+                ):
+    "The autocast context inference on `device` runs in at `precision` (a no-op for fp32)."
+    if precision not in PRECISIONS:
+        raise LhcFerError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    dev = torch.device(device).type
+    dtype = dict(auto=torch.float16 if dev == "cuda" else None, fp32=None, bf16=torch.bfloat16, fp16=torch.float16)[precision]
+    if dtype is None or not torch.amp.is_autocast_available(dev): return contextlib.nullcontext()
+    return torch.autocast(dev, dtype=dtype)
+
+# %% ../nbs/00_core.ipynb #acc3dffd
+class Compiled(torch.nn.Module):
+    "`model` through `torch.compile` for inference (weights frozen into the graph), every batch padded to `bs` rows."
+    def __init__(self, model:torch.nn.Module, # the model; its weights must not change while this is in use
+                 bs:int=64 # rows of the one batch shape the graph is compiled for
+                ):
+        super().__init__()
+        self.model, self.bs, self.fn = model, int(bs), torch.compile(model, dynamic=False)
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)   # its CUDA_HOME line, on CPU-only builds
+        for a in ("img_size", "classes"):
+            if hasattr(model, a): setattr(self, a, getattr(model, a))
+
+    def forward(self, x): # (B, C, H, W) -> (B, K), any B
+        import torch._dynamo.exc, torch._inductor.exc
+        n = len(x); pad = -n % self.bs
+        if pad: x = torch.cat([x, x[-1:].expand(pad, *x.shape[1:])])          # repeat the last row: one shape only
+        try:
+            with torch._inductor.config.patch(freezing=True):
+                return torch.cat([self.fn(c) for c in x.split(self.bs)])[:n]
+        except (torch._dynamo.exc.TorchDynamoException, torch._inductor.exc.InductorError) as e:
+            msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise LhcFerError(f"compile: torch.compile could not build {type(self.model).__name__} ({msg}); "
+                              "predict without compile (drop --compile)") from e
+
+# %% ../nbs/00_core.ipynb #9499f9c3
+_COMPILED = weakref.WeakKeyDictionary()
+
+def compiled(model:torch.nn.Module, # the model to run compiled
+             bs:int=64 # batch rows of the graph
+            ) -> Compiled:
+    "The cached `Compiled` of `model` for batches of `bs` (rebuilt when its weights changed in place)."
+    version = sum(t._version for t in (*model.parameters(), *model.buffers()))
+    got = _COMPILED.setdefault(model, {})
+    if bs not in got or got[bs][0] != version: got[bs] = (version, Compiled(model, bs))
+    return got[bs][1]
 
 # %% ../nbs/00_core.ipynb #de7a9796
 def face_image(face # (H, W), (1|3, H, W), (H, W, 1|3) or (1, C, H, W); pixels in 0-255 or 0-1

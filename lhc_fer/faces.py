@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # read at OpenCV's first video call: FFmpeg's own lines would break one-line errors
 import cv2
-from .core import LhcFerError, atomic_path, class_names, model_device, notice, save_figure, write_error
+from .core import LhcFerError, atomic_path, autocast_for, class_names, compiled, model_device, notice, save_figure, write_error
 from .data import FACE_SIZE, IMAGE_EXTS, read_image, resize_face, to_gray
 from .evaluate import tta_predict, tta_views
 from .models import load_run
@@ -117,12 +117,11 @@ def face_input(img, # one image array
         if not whole_image_fallback: raise _no_face(where, img)
     return whole_face(img)
 
-# %% ../nbs/07_faces.ipynb #90c01375
-def _model_probs(model, faces, tta=None, bs=64):
-    "Probabilities (N, K) of 48 px faces, `bs` per forward on the model's device (autocast on CUDA)."
+# %% ../nbs/07_faces.ipynb #113d3877
+def _model_probs(model, faces, tta=None, bs=64, precision="auto"):
+    "Probabilities (N, K) of 48 px faces, `bs` per forward on the model's device, in `precision` (`autocast_for`)."
     x = torch.from_numpy(np.stack(faces)).float()[:, None]                # (N, 1, 48, 48)
-    dev = model_device(model).type
-    with torch.autocast(dev, enabled=dev == "cuda"):
+    with autocast_for(model_device(model), precision):
         return tta_predict(model, x, *tta_views(tta), bs=bs).float().numpy()
 
 def predict_images(model:nn.Module, # classifier returning logits
@@ -130,24 +129,28 @@ def predict_images(model:nn.Module, # classifier returning logits
             detect:bool=True, # photos: use each one's largest face (False: images are faces already)
             whole_image_fallback:bool=False, # with no face found, classify the whole image instead of failing
             tta:str|None=None, # None/"none", "flip" or "paper"
-            bs:int=64 # images per forward pass
+            bs:int=64, # images per forward pass
+            precision:str="auto", # "auto" (fp32 on the CPU, fp16 on CUDA), "fp32", "bf16" or "fp16"
+            compile:bool=False # run the model through torch.compile (a minute's compile, then faster batches)
            ) -> np.ndarray:
     "Class probabilities (N, K) for every image (its largest face when `detect`)."
     faces = [face_input(a, w, detect, whole_image_fallback) for a, w in _items(images)]
-    return _model_probs(model, faces, tta, bs)
+    return _model_probs(compiled(model, bs) if compile else model, faces, tta, bs, precision)
 
+# %% ../nbs/07_faces.ipynb #8a8a0d00
 def predict_faces(model:nn.Module, # classifier returning logits
                   img, # one photo (path or array)
                   where:str|None=None, # its name in messages
                   whole_image_fallback:bool=False, # with no face found, classify the whole image instead of failing
-                  tta:str|None=None # None/"none", "flip" or "paper"
+                  tta:str|None=None, # None/"none", "flip" or "paper"
+                  precision:str="auto" # "auto" (fp32 on the CPU, fp16 on CUDA), "fp32", "bf16" or "fp16"
                  ) -> list:
     "Every face of a photo, largest first: dicts with `box` (x, y, w, h; None for the whole image) and `probs` (K,)."
     if isinstance(img, (str, Path)): where, img = where or str(img), read_image(img)
     boxes = detect_faces(img)
     if not boxes and not whole_image_fallback: raise _no_face(where or "image", img)
     faces = [crop_face(img, b) for b in boxes] or [whole_face(img)]
-    return [dict(box=b, probs=p) for b, p in zip(boxes or [None], _model_probs(model, faces, tta))]
+    return [dict(box=b, probs=p) for b, p in zip(boxes or [None], _model_probs(model, faces, tta, precision=precision))]
 
 # %% ../nbs/07_faces.ipynb #089f20de
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")  # read with OpenCV VideoCapture
@@ -205,12 +208,12 @@ def _detect(img, where, detector, largest, min_face, whole_image) -> dict:
     if whole_image: return dict(boxes=[None], crops=[whole_face(img)], status="whole image", note="")
     return dict(boxes=[], crops=[], status="no face", note=str(_no_face(where, img)))
 
-def _batched(model, recs, tta, bs, most:int=64):
+def _batched(model, recs, tta, bs, most:int=64, precision="auto"):
     "`recs` in order, each given `probs` (n, K): the crops of up to `bs` faces (or `most` records) classified together."
     pend, n = [], 0
     def flush(pend):
         crops = [c for r in pend for c in r["crops"]]
-        p = _model_probs(model, crops, tta, bs) if crops else None
+        p = _model_probs(model, crops, tta, bs, precision) if crops else None
         i = 0
         for r in pend: k = len(r["crops"]); r["probs"] = p[i:i + k] if k else None; i += k
         return pend
@@ -264,7 +267,7 @@ def _write_image(path, rgb):
 # %% ../nbs/07_faces.ipynb #4f43827e
 _WRITABLE = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
-def predict_media(model:nn.Module, # classifier returning logits, on its device (CUDA runs in autocast)
+def predict_media(model:nn.Module, # classifier returning logits, on its device
                   paths, # image and video files, folders (images, recursively) and glob patterns; or one of them
                   detector=None, # callable img -> [(x, y, w, h), ...] (None: OpenCV Haar, `detect_faces`)
                   largest:bool=False, # keep only the largest face of each image (and frame)
@@ -272,6 +275,8 @@ def predict_media(model:nn.Module, # classifier returning logits, on its device 
                   whole_image:bool=False, # an image without a face is classified uncropped (status "whole image")
                   tta:str|None=None, # None/"none", "flip" or "paper"
                   bs:int=64, # faces per forward pass, gathered across images
+                  precision:str="auto", # "auto" (fp32 on the CPU, fp16 on CUDA), "fp32", "bf16" or "fp16"
+                  compile:bool=False, # run the model through torch.compile (a minute's compile, then faster batches)
                   annotate=None, # folder for copies with boxes and labels (a single video: may be a .mp4/.avi file)
                   force:bool=False, # write into an existing non-empty `annotate` folder / over an existing video
                   **video # for videos: `every`, `smooth`, `iou`, `progress` (see `predict_video`)
@@ -294,7 +299,8 @@ def predict_media(model:nn.Module, # classifier returning logits, on its device 
             except LhcFerError as e: yield dict(file=f, img=None, boxes=[], crops=[], status="error", note=str(e)); continue
             yield dict(_detect(img, str(f), detector, largest, min_face, whole_image), file=f, img=img if ann else None)
     rows = []
-    for r in _batched(model, recs(), tta, bs):
+    net = compiled(model, bs) if compile else model
+    for r in _batched(net, recs(), tta, bs, precision=precision):
         if classes is None and r["probs"] is not None: classes = _classes(model, r["probs"])
         rows += (new := _rows(dict(file=str(r["file"])), r, classes))
         if ann is not None and r["img"] is not None:
@@ -306,7 +312,8 @@ def predict_media(model:nn.Module, # classifier returning logits, on its device 
     df = _frame(rows, classes)
     for v in vids:
         vann = None if ann is None else ann if ann.suffix.lower() in VIDEO_EXTS else ann / (v.stem + ".mp4")
-        try: frames.append(predict_video(model, v, detector, largest, min_face, tta, bs, annotate=vann, force=force, **video))
+        try: frames.append(predict_video(model, v, detector, largest, min_face, tta, bs, precision, compile,
+                                         annotate=vann, force=force, **video))
         except LhcFerError as e: frames.append(_frame([dict(file=str(v), status="error", note=str(e))], classes, True))
     if not frames: return df
     out = pd.concat([x for x in [df] + frames if len(x)], ignore_index=True)
@@ -383,13 +390,15 @@ def _progress(frames, total, where, show:bool, every_n:int=100):
     if not bar: notice(f"{where}: {i} frames in {time.perf_counter() - t0:.1f} s ({i / max(time.perf_counter() - t0, 1e-9):.1f} frames/s)")
 
 # %% ../nbs/07_faces.ipynb #83862c0e
-def predict_video(model:nn.Module, # classifier returning logits, on its device (CUDA runs in autocast)
+def predict_video(model:nn.Module, # classifier returning logits, on its device
                   path, # a video file OpenCV decodes
                   detector=None, # callable img -> [(x, y, w, h), ...] (None: OpenCV Haar, `detect_faces`)
                   largest:bool=False, # keep only the largest face of each frame
                   min_face:int=0, # ignore faces smaller than this many pixels
                   tta:str|None=None, # None/"none", "flip" or "paper"
                   bs:int=64, # faces per forward pass, gathered across frames
+                  precision:str="auto", # "auto" (fp32 on the CPU, fp16 on CUDA), "fp32", "bf16" or "fp16"
+                  compile:bool=False, # run the model through torch.compile (a minute's compile, then faster batches)
                   every:int=1, # analyse every `every`-th frame (the annotated video keeps them all)
                   smooth:float=0.0, # EMA weight of a face's past probabilities, 0 (none) to <1
                   iou:float=0.3, # least box overlap for a face to keep its id
@@ -417,7 +426,7 @@ def predict_video(model:nn.Module, # classifier returning logits, on its device 
             fourcc = cv2.VideoWriter_fourcc(*("MJPG" if out.suffix.lower() == ".avi" else "mp4v"))
             w = cv2.VideoWriter(str(vid), fourcc, info["fps"], (info["width"], info["height"]))
             if not w.isOpened(): raise LhcFerError(f"{out}: OpenCV cannot write this video (use .mp4 or .avi)")
-        for r in _batched(model, recs(), tta, bs, most=min(bs, 32)):
+        for r in _batched(compiled(model, bs) if compile else model, recs(), tta, bs, min(bs, 32), precision):
             if r["status"] != "skipped":
                 key = dict(file=where, frame=r["i"], time=r["i"] / info["fps"])
                 p = r["probs"]
@@ -480,6 +489,8 @@ def _json_faces(df, classes) -> list:
         out.append(dict(photo=f, status=st, faces=faces))
     return out
 
+
+# %% ../nbs/07_faces.ipynb #9b5ff5cc
 def cli_predict(*inputs:str, # photos, folders (searched recursively), glob patterns or videos
                 weights:str=None, # model.safetensors or run folder to load
                 csv:str=None, # write one row per face to this CSV: file, face, box x/y/w/h, softmax probability per class, top class
@@ -492,6 +503,8 @@ def cli_predict(*inputs:str, # photos, folders (searched recursively), glob patt
                 whole_image:bool=False, # classify the whole photo when no face is found
                 tta:str="none", # test-time augmentation: none, flip or paper
                 bs:int=64, # faces per forward pass (batched across photos and frames)
+                precision:str="auto", # auto (fp32 on the CPU, fp16 on CUDA), fp32, bf16 (fast on CPUs with AMX or AVX512-BF16) or fp16
+                compile:bool=False, # torch.compile the model: about a minute to build, then faster batches (large folders, long videos)
                 every:int=1, # videos: analyse every K-th frame
                 smooth:float=0.0, # videos: EMA of each face's probabilities, weight of the past (0: none, 0.8: strong)
                 timeline:str=None # videos: write each face's emotion timeline to this PNG
@@ -502,7 +515,7 @@ def cli_predict(*inputs:str, # photos, folders (searched recursively), glob patt
         if p: _out_file(p, force)
     w, model = load_run(weights)
     df = predict_media(model, list(inputs), largest=largest, min_face=min_face, whole_image=whole_image, tta=tta, bs=bs,
-                       annotate=annotate, force=force, every=every, smooth=smooth)
+                       precision=precision, compile=compile, annotate=annotate, force=force, every=every, smooth=smooth)
     classes = list(df.columns[df.columns.get_loc("h") + 1:df.columns.get_loc("top")])
     if csv:
         with atomic_path(csv) as tmp: df.to_csv(tmp, index=False)

@@ -108,6 +108,13 @@ def test_folder_glob_and_a_truncated_image(weights, tmp_path, capsys):
     assert "ann: folder exists and is not empty; pass force (--force)" in capsys.readouterr().err
     assert main(["predict", str(tmp_path/"album"), "--weights", str(weights), "--annotate", str(tmp_path/"ann"), "--force"]) == 0
 
+def hand_probs(m, row):
+    "The row's face cropped by hand (cv2: 1.4x its box, area resize to 48 px) and run alone through the eager fp32 model."
+    g = cv2.cvtColor(cv2.imread(row.file), cv2.COLOR_BGR2GRAY)
+    side = round(max(row.w, row.h) * 1.4); x0, y0 = round(row.x + row.w / 2 - side / 2), round(row.y + row.h / 2 - side / 2)
+    crop = cv2.resize(g[y0:y0 + side, x0:x0 + side], (48, 48), interpolation=cv2.INTER_AREA)
+    with torch.no_grad(): return m(torch.from_numpy(crop).float()[None, None]).softmax(-1)[0].numpy()
+
 def test_batched_equals_one_at_a_time(weights, tmp_path):
     "Faces of several photos in batches of 3 against each face cropped by hand (cv2) and run alone."
     from lhc_fer.faces import predict_media
@@ -119,11 +126,7 @@ def test_batched_equals_one_at_a_time(weights, tmp_path):
     df = predict_media(m, sorted(tmp_path.glob("p*.png")), bs=3, min_face=40)   # the mirror has a false 26 px face
     assert df.groupby("file").size().tolist() == [1, 2, 1, 1]
     for r in df.itertuples():
-        g = cv2.cvtColor(cv2.imread(r.file), cv2.COLOR_BGR2GRAY)
-        side = round(max(r.w, r.h) * 1.4); x0, y0 = round(r.x + r.w / 2 - side / 2), round(r.y + r.h / 2 - side / 2)
-        crop = cv2.resize(g[y0:y0 + side, x0:x0 + side], (48, 48), interpolation=cv2.INTER_AREA)
-        with torch.no_grad(): ref = m(torch.from_numpy(crop).float()[None, None]).softmax(-1)[0].numpy()
-        np.testing.assert_allclose([getattr(r, c) for c in CLASSES], ref, atol=1e-5)
+        np.testing.assert_allclose([getattr(r, c) for c in CLASSES], hand_probs(m, r), atol=1e-5)
 
 def one_line(err): return err.strip().count("\n") == 0 and err.startswith("lhc-fer: error: ")
 
@@ -147,3 +150,27 @@ def test_json_file_rows(weights, tmp_path):
     (row,) = json.loads((tmp_path/"f.json").read_text())
     assert (row["x"], row["y"], row["w"], row["h"], row["face"], row["status"]) == (177, 66, 95, 95, 0, "ok")
     assert abs(sum(row[c] for c in CLASSES) - 1) < 1e-5 and row["top"] in CLASSES
+
+def test_compiled_and_bf16(weights, tmp_path):
+    "--compile: 5 faces in padded batches of 4 match each face run alone; --precision bf16: close, not the same numbers."
+    from lhc_fer.models import load_model
+    m, a = load_model(weights).eval(), astronaut()
+    for i in range(5): write_rgb(tmp_path/"in"/f"p{i}.png", np.ascontiguousarray(a[2 * i:400 + 2 * i, 3 * i:400 + 3 * i]))
+    args = ["predict", str(tmp_path/"in"), "--weights", str(weights), "--bs", "4", "--min-face", "60"]
+    assert main(args + ["--compile", "--csv", str(tmp_path/"c.csv")]) == 0
+    assert main(args + ["--precision", "bf16", "--csv", str(tmp_path/"b.csv")]) == 0
+    comp, bf = pd.read_csv(tmp_path/"c.csv"), pd.read_csv(tmp_path/"b.csv")
+    assert len(comp) == 5 and (comp.status == "ok").all()
+    ref = np.stack([hand_probs(m, r) for r in comp.itertuples()])
+    np.testing.assert_allclose(comp[CLASSES].to_numpy(), ref, atol=1e-4)
+    d = np.abs(bf[CLASSES].to_numpy() - ref)
+    assert d.max() < 0.05 and d.max() > 0, d.max()
+
+def test_compile_failure_is_one_line(weights, tmp_path, capsys):
+    "No working C++ compiler: torch.compile's failure is one line that says to drop --compile."
+    import torch._inductor.config as ic
+    write_rgb(tmp_path/"a.png", astronaut())
+    with ic.patch({"cpp.cxx": ("/nonexistent/g++",), "fx_graph_cache": False}):
+        assert main(["predict", str(tmp_path/"a.png"), "--weights", str(weights), "--compile", "--bs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert one_line(err) and "compile: torch.compile could not build LhcNet" in err and "drop --compile" in err, err
