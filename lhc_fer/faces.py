@@ -426,7 +426,8 @@ def predict_video(model:nn.Module, # classifier returning logits, on its device
             fourcc = cv2.VideoWriter_fourcc(*("MJPG" if out.suffix.lower() == ".avi" else "mp4v"))
             w = cv2.VideoWriter(str(vid), fourcc, info["fps"], (info["width"], info["height"]))
             if not w.isOpened(): raise LhcFerError(f"{out}: OpenCV cannot write this video (use .mp4 or .avi)")
-        for r in _batched(compiled(model, bs) if compile else model, recs(), tta, bs, min(bs, 32), precision):
+        most = bs if compile else min(bs, 32)       # a compiled graph pads every batch to bs faces: fill them
+        for r in _batched(compiled(model, bs) if compile else model, recs(), tta, bs, most, precision):
             if r["status"] != "skipped":
                 key = dict(file=where, frame=r["i"], time=r["i"] / info["fps"])
                 p = r["probs"]

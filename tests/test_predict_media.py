@@ -151,15 +151,20 @@ def test_json_file_rows(weights, tmp_path):
     assert (row["x"], row["y"], row["w"], row["h"], row["face"], row["status"]) == (177, 66, 95, 95, 0, "ok")
     assert abs(sum(row[c] for c in CLASSES) - 1) < 1e-5 and row["top"] in CLASSES
 
-def test_compiled_and_bf16(weights, tmp_path):
-    "--compile: 5 faces in padded batches of 4 match each face run alone; --precision bf16: close, not the same numbers."
+def test_compiled_and_bf16(weights, clip, tmp_path):
+    "--compile: 5 photo faces in padded batches of 4 match each face run alone, and a video matches the eager run; --precision bf16: close, not the same numbers."
+    from lhc_fer.faces import predict_video
     from lhc_fer.models import load_model
     m, a = load_model(weights).eval(), astronaut()
     for i in range(5): write_rgb(tmp_path/"in"/f"p{i}.png", np.ascontiguousarray(a[2 * i:400 + 2 * i, 3 * i:400 + 3 * i]))
-    args = ["predict", str(tmp_path/"in"), "--weights", str(weights), "--bs", "4", "--min-face", "60"]
-    assert main(args + ["--compile", "--csv", str(tmp_path/"c.csv")]) == 0
-    assert main(args + ["--precision", "bf16", "--csv", str(tmp_path/"b.csv")]) == 0
-    comp, bf = pd.read_csv(tmp_path/"c.csv"), pd.read_csv(tmp_path/"b.csv")
+    args = ["--weights", str(weights), "--bs", "4", "--min-face", "60"]
+    assert main(["predict", str(tmp_path/"in"), str(clip), *args, "--compile", "--csv", str(tmp_path/"c.csv")]) == 0   # one compile
+    assert main(["predict", str(tmp_path/"in"), *args, "--precision", "bf16", "--csv", str(tmp_path/"b.csv")]) == 0
+    allc, bf = pd.read_csv(tmp_path/"c.csv"), pd.read_csv(tmp_path/"b.csv")
+    comp, vid = allc[allc.frame.isna()], allc[allc.frame.notna()]
+    eager = predict_video(m, clip, bs=4, min_face=60, progress=False)
+    assert len(vid) == len(eager) > 30 and (vid.id.to_numpy() == eager.id.to_numpy()).all()
+    np.testing.assert_allclose(vid[CLASSES].to_numpy(), eager[CLASSES].to_numpy(), atol=1e-4)
     assert len(comp) == 5 and (comp.status == "ok").all()
     ref = np.stack([hand_probs(m, r) for r in comp.itertuples()])
     np.testing.assert_allclose(comp[CLASSES].to_numpy(), ref, atol=1e-4)
