@@ -3,8 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV  := .venv
 BIN   := $(VENV)/bin
-# The stamp is keyed on pyproject.toml's content: a second run reuses the venv, a changed pyproject reinstalls.
-STAMP := $(VENV)/.stamp-$(shell sha1sum pyproject.toml 2>/dev/null | cut -c1-12)
+# The stamp is keyed on pyproject.toml's and this file's content: a second run reuses the venv, a change reinstalls.
+STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml Makefile 2>/dev/null | sha1sum | cut -c1-12)
 
 .PHONY: help venv demo test browser-test lab bench readme export clean
 
@@ -18,11 +18,13 @@ help:
 	@echo "make export        notebooks -> lhc_fer/ (nbdev-export)"
 	@echo "make clean         remove build outputs (keeps .venv)"
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py Makefile
 	@test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install torch==2.14.1 torchvision==0.29.1
 	$(BIN)/python -m pip install -e ".[dev]"
+	# MTCNN, the optional face detector (lhc-fer predict --detector mtcnn): its pins (torch<=2.3, numpy<2) would replace torch
+	$(BIN)/python -m pip install --no-deps facenet-pytorch==2.6.0
 	$(BIN)/python tools/lab_settings.py
 	@rm -f $(VENV)/.stamp-*; touch $@
 

@@ -8,6 +8,7 @@ each in fp32 (the default on the CPU) and in bf16 autocast (`precision="bf16"`),
 torch.compile (`compile=True`; its one-off compile is timed apart). Then the classifier alone on 48 px crops already
 cut (`predict_images(detect=False)`), bs against bs=1 in each precision, and a video end to end (decode, detect,
 track, classify, encode the annotated copy) with `predict_video`, in frames/s.
+The face detectors (Haar, MTCNN when installed) on skimage's photos: faces found and ms a photo.
 fp32 outputs are checked equal across batch sizes (1e-4); bf16 is compared with fp32 on a trained run when one is
 given (`--run`, default outputs/demo/run from `make demo`): random weights give logits of hundreds, where bf16's
 rounding flips near ties. Interleaved, best of `--repeats`; prints faces/s and ratios (about 5 min on 2 CPU cores,
@@ -67,6 +68,21 @@ def fidelity(run, bs):
     return (p32.argmax(1) == p16.argmax(1)).mean(), np.abs(p32 - p16).max(), np.abs(p32 - p16).mean(), len(x)
 
 
+def detectors(repeats):
+    "Faces found and ms a photo for each detector on skimage's photos (camera: a turned face; coins: no face)."
+    from lhc_fer.core import LhcFerError
+    from lhc_fer.faces import DETECTORS, face_detector
+    photos = {k: getattr(skimage.data, k)() for k in ("astronaut", "camera", "coins", "coffee")}
+    for name in DETECTORS:
+        try: det = face_detector(name)
+        except LhcFerError as e: print(f"  {name}: not installed ({e})"); continue
+        det(photos["astronaut"])                                     # warm-up (MTCNN builds its nets)
+        row = []
+        for k, im in photos.items():
+            t = min(timed(lambda: det(im))[0] for _ in range(repeats)); row.append(f"{k} {len(det(im))} ({1000 * t:.0f} ms)")
+        print(f"  {name:>5}: " + ", ".join(row))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer photos and frames, no compile")
@@ -95,6 +111,7 @@ def main():
         print(f"bf16 vs fp32 on the trained run {a.run} ({k} faces): top-1 agreement {agree:.3f}, "
               f"largest |dp| {dmax:.3f}, mean |dp| {dmean:.4f}")
     else: print(f"(no trained run at {a.run}: run `make demo` for the bf16 fidelity line)")
+    print("faces found by each detector (astronaut 1, camera 1 turned, coins 0, coffee 0 are right):"); detectors(repeats)
     for name, m in models.items():
         m = m.to(dev).eval()
         faces = np.stack([crop_face(cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB), (177 - 3 * (i % 7), 66 - 2 * (i % 5), 95, 95))

@@ -20,9 +20,9 @@ from .evaluate import tta_predict, tta_views
 from .models import load_run
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'detect_faces', 'crop_face', 'whole_face', 'find_faces', 'face_input', 'predict_images', 'predict_faces',
-           'media_files', 'draw_faces', 'predict_media', 'read_video', 'box_iou', 'IouTracker', 'predict_video',
-           'plot_timeline', 'cli_predict']
+__all__ = ['DETECTORS', 'VIDEO_EXTS', 'detect_faces', 'crop_face', 'whole_face', 'mtcnn_faces', 'face_detector', 'find_faces',
+           'face_input', 'predict_images', 'predict_faces', 'media_files', 'draw_faces', 'predict_media', 'read_video',
+           'box_iou', 'IouTracker', 'predict_video', 'plot_timeline', 'cli_predict']
 
 # %% ../nbs/07_faces.ipynb #7d56fe2c
 @lru_cache(maxsize=None)
@@ -61,14 +61,54 @@ def whole_face(img, size:int=FACE_SIZE) -> np.ndarray: # a photo; output side
     g = to_gray(img); H, W = g.shape; s = min(H, W)
     return resize_face(g[(H - s) // 2:(H - s) // 2 + s, (W - s) // 2:(W - s) // 2 + s], size)
 
+# %% ../nbs/07_faces.ipynb #6563c646
+@lru_cache(maxsize=None)
+def _mtcnn(device:str="cpu"):
+    try: from facenet_pytorch import MTCNN
+    except ImportError as e:
+        raise LhcFerError("detector mtcnn: needs facenet-pytorch; install it with `pip install --no-deps facenet-pytorch==2.6.0` "
+                          "(without --no-deps its pins would replace torch)") from e
+    load = torch.load
+    torch.load = lambda f, *a, **kw: load(f, *a, **{**kw, "weights_only": True})   # its state dicts: tensors only
+    try: return MTCNN(keep_all=True, device=device)
+    finally: torch.load = load
+
+def mtcnn_faces(img, # a photo: (H, W) gray or (H, W, 1|3|4) RGB(A), pixels 0-255
+                threshold:float=0.9, # least face probability kept
+                device:str="cpu" # where MTCNN runs
+               ) -> list:
+    "Faces found by MTCNN (facenet-pytorch), as (x, y, w, h) boxes, largest first."
+    a = np.asarray(img)
+    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
+    rgb = np.repeat(a[..., None], 3, -1) if a.ndim == 2 else a[..., :3]
+    if rgb.dtype != np.uint8: rgb = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    with torch.inference_mode(): boxes, probs = _mtcnn(device).detect(np.ascontiguousarray(rgb))
+    if boxes is None: return []
+    out = [(int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0)))
+           for (x0, y0, x1, y1), p in zip(boxes, probs) if p >= threshold]
+    return sorted(out, key=lambda b: -b[2] * b[3])
+
+# %% ../nbs/07_faces.ipynb #8263b21f
+DETECTORS = {"haar": detect_faces, "mtcnn": mtcnn_faces}
+
+def face_detector(detector=None, # None or "haar" (OpenCV's cascade), "mtcnn", or any callable img -> boxes
+                 ):
+    "The detector callable that `detector` names."
+    if detector is None: return detect_faces
+    if callable(detector): return detector
+    if detector not in DETECTORS:
+        raise LhcFerError(f"detector {detector!r}: expected one of {', '.join(DETECTORS)} or a callable returning (x, y, w, h) boxes")
+    if detector == "mtcnn": _mtcnn()          # a missing facenet-pytorch fails here, once, not once per photo
+    return DETECTORS[detector]
+
 # %% ../nbs/07_faces.ipynb #976b1b7b
 def find_faces(img, # a photo (any layout `to_gray` takes)
-               detector=None, # callable img -> [(x, y, w, h), ...] (None: `detect_faces`, OpenCV Haar)
+               detector=None, # callable img -> [(x, y, w, h), ...], or a name in `DETECTORS` (None: OpenCV Haar)
                largest:bool=False, # keep only the largest face
                min_face:int=0 # drop faces whose box is narrower or shorter than this many pixels
               ) -> list:
     "The faces `detector` finds in `img` as int (x, y, w, h) boxes, largest first, small ones dropped."
-    det = detector or detect_faces
+    det = face_detector(detector)
     try: boxes = [tuple(int(round(float(v))) for v in b) for b in det(img)]
     except LhcFerError: raise
     except (TypeError, ValueError) as e:
@@ -100,9 +140,10 @@ def _items(images) -> list:
     raise LhcFerError(f"predict: images of shape {tuple(images.shape)}; expected (H, W), (H, W, C) or (N, H, W[, C]) arrays, "
                       "(C, H, W) or (N, C, H, W) tensors")
 
-def _no_face(where, img):
-    h, w = np.asarray(img).shape[:2]
-    return LhcFerError(f"{where}: no face found in the {w}x{h} image (OpenCV Haar cascade, frontal faces); "
+def _no_face(where, img, detector=None):
+    h, w = np.asarray(img).shape[:2]; det = face_detector(detector)
+    by = {detect_faces: "OpenCV Haar cascade, frontal faces", mtcnn_faces: "MTCNN"}.get(det, f"detector {getattr(det, '__name__', det)}")
+    return LhcFerError(f"{where}: no face found in the {w}x{h} image ({by}); "
                        "use whole_image_fallback=True (--whole-image) to classify the whole image")
 
 def face_input(img, # one image array
@@ -206,7 +247,7 @@ def _detect(img, where, detector, largest, min_face, whole_image) -> dict:
     except LhcFerError as e: return dict(boxes=[], crops=[], status="error", note=f"{where}: {e}")
     if boxes: return dict(boxes=boxes, crops=[crop_face(img, b) for b in boxes], status="ok", note="")
     if whole_image: return dict(boxes=[None], crops=[whole_face(img)], status="whole image", note="")
-    return dict(boxes=[], crops=[], status="no face", note=str(_no_face(where, img)))
+    return dict(boxes=[], crops=[], status="no face", note=str(_no_face(where, img, detector)))
 
 def _batched(model, recs, tta, bs, most:int=64, precision="auto"):
     "`recs` in order, each given `probs` (n, K): the crops of up to `bs` faces (or `most` records) classified together."
@@ -269,7 +310,7 @@ _WRITABLE = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 def predict_media(model:nn.Module, # classifier returning logits, on its device
                   paths, # image and video files, folders (images, recursively) and glob patterns; or one of them
-                  detector=None, # callable img -> [(x, y, w, h), ...] (None: OpenCV Haar, `detect_faces`)
+                  detector=None, # callable img -> [(x, y, w, h), ...] or a name in `DETECTORS` (None: OpenCV Haar)
                   largest:bool=False, # keep only the largest face of each image (and frame)
                   min_face:int=0, # ignore faces smaller than this many pixels
                   whole_image:bool=False, # an image without a face is classified uncropped (status "whole image")
@@ -282,7 +323,7 @@ def predict_media(model:nn.Module, # classifier returning logits, on its device
                   **video # for videos: `every`, `smooth`, `iou`, `progress` (see `predict_video`)
                  ) -> pd.DataFrame:
     "One row per face in every image and video frame: box, softmax probability per class, top class, status."
-    files = media_files(paths)
+    files, detector = media_files(paths), face_detector(detector)
     vids = [f for f in files if f.suffix.lower() in VIDEO_EXTS]
     ann = Path(annotate) if annotate is not None else None
     if ann is not None and ann.suffix.lower() in VIDEO_EXTS:
@@ -392,7 +433,7 @@ def _progress(frames, total, where, show:bool, every_n:int=100):
 # %% ../nbs/07_faces.ipynb #83862c0e
 def predict_video(model:nn.Module, # classifier returning logits, on its device
                   path, # a video file OpenCV decodes
-                  detector=None, # callable img -> [(x, y, w, h), ...] (None: OpenCV Haar, `detect_faces`)
+                  detector=None, # callable img -> [(x, y, w, h), ...] or a name in `DETECTORS` (None: OpenCV Haar)
                   largest:bool=False, # keep only the largest face of each frame
                   min_face:int=0, # ignore faces smaller than this many pixels
                   tta:str|None=None, # None/"none", "flip" or "paper"
@@ -409,7 +450,7 @@ def predict_video(model:nn.Module, # classifier returning logits, on its device
     "One row per face per analysed frame: frame, time, track id, box, (smoothed) softmax probabilities, top class."
     if every < 1: raise LhcFerError(f"predict_video: every={every}; expected a whole number >= 1")
     if not 0 <= smooth < 1: raise LhcFerError(f"predict_video: smooth={smooth}; expected 0 <= smooth < 1")
-    info, frames = read_video(path)
+    info, frames, detector = *read_video(path), face_detector(detector)
     classes, track, ema, rows, shown, labels, where = None, IouTracker(iou), {}, [], [], [], str(path)
     out = _out_file(annotate, force) if annotate is not None else None
     def recs():
@@ -501,6 +542,7 @@ def cli_predict(*inputs:str, # photos, folders (searched recursively), glob patt
                 force:bool=False, # overwrite existing outputs
                 largest:bool=False, # keep only the largest face of each photo or frame
                 min_face:int=0, # ignore faces smaller than this many pixels
+                detector:str="haar", # face detector: haar (OpenCV, the default) or mtcnn (finds turned faces; pip install --no-deps facenet-pytorch==2.6.0)
                 whole_image:bool=False, # classify the whole photo when no face is found
                 tta:str="none", # test-time augmentation: none, flip or paper
                 bs:int=64, # faces per forward pass (batched across photos and frames)
@@ -515,7 +557,7 @@ def cli_predict(*inputs:str, # photos, folders (searched recursively), glob patt
     for p in (csv, json_file, timeline):
         if p: _out_file(p, force)
     w, model = load_run(weights)
-    df = predict_media(model, list(inputs), largest=largest, min_face=min_face, whole_image=whole_image, tta=tta, bs=bs,
+    df = predict_media(model, list(inputs), detector=detector, largest=largest, min_face=min_face, whole_image=whole_image, tta=tta, bs=bs,
                        precision=precision, compile=compile, annotate=annotate, force=force, every=every, smooth=smooth)
     classes = list(df.columns[df.columns.get_loc("h") + 1:df.columns.get_loc("top")])
     if csv:

@@ -179,3 +179,19 @@ def test_compile_failure_is_one_line(weights, tmp_path, capsys):
         assert main(["predict", str(tmp_path/"a.png"), "--weights", str(weights), "--compile", "--bs", "2"]) == 2
     err = capsys.readouterr().err
     assert one_line(err) and "compile: torch.compile could not build LhcNet" in err and "drop --compile" in err, err
+
+def test_mtcnn_detector(weights, tmp_path, capsys, monkeypatch):
+    "--detector mtcnn finds the cameraman's turned face that Haar misses; without facenet-pytorch, a one-line error says how to install it."
+    import skimage.data
+    from lhc_fer import faces
+    write_rgb(tmp_path/"camera.png", np.stack([skimage.data.camera()] * 3, -1))
+    args = ["predict", str(tmp_path/"camera.png"), "--weights", str(weights)]
+    assert main(args) == 2 and "no face found in the 512x512 image (OpenCV Haar cascade" in capsys.readouterr().err
+    assert main(args + ["--detector", "mtcnn", "--csv", str(tmp_path/"m.csv")]) == 0
+    (row,) = pd.read_csv(tmp_path/"m.csv").itertuples()
+    assert row.status == "ok" and 150 < row.x + row.w / 2 < 300 and 100 < row.y + row.h / 2 < 250, row   # the head, top middle
+    faces._mtcnn.cache_clear(); monkeypatch.setitem(__import__("sys").modules, "facenet_pytorch", None)
+    assert main(args + ["--detector", "mtcnn"]) == 2
+    err = capsys.readouterr().err
+    assert one_line(err) and "pip install --no-deps facenet-pytorch==2.6.0" in err, err
+    faces._mtcnn.cache_clear()
