@@ -149,13 +149,14 @@ def _no_face(where, img, detector=None):
 def face_input(img, # one image array
                where:str="image", # its name in messages
                detect:bool=True, # find the largest face (else: the image is a face already)
-               whole_image_fallback:bool=False # with no face found, use the whole image instead of failing
+               whole_image_fallback:bool=False, # with no face found, use the whole image instead of failing
+               detector=None # callable img -> boxes, or a name in `DETECTORS` (None: OpenCV Haar)
               ) -> np.ndarray:
     "The 48 px grayscale face the model sees for one image."
     if detect:
-        boxes = detect_faces(img)
+        boxes = find_faces(img, detector, largest=True)
         if boxes: return crop_face(img, boxes[0])
-        if not whole_image_fallback: raise _no_face(where, img)
+        if not whole_image_fallback: raise _no_face(where, img, detector)
     return whole_face(img)
 
 # %% ../nbs/07_faces.ipynb #113d3877
@@ -172,10 +173,12 @@ def predict_images(model:nn.Module, # classifier returning logits
             tta:str|None=None, # None/"none", "flip" or "paper"
             bs:int=64, # images per forward pass
             precision:str="auto", # "auto" (fp32 on the CPU, fp16 on CUDA), "fp32", "bf16" or "fp16"
-            compile:bool=False # run the model through torch.compile (a minute's compile, then faster batches)
+            compile:bool=False, # run the model through torch.compile (a minute's compile, then faster batches)
+            detector=None # photos: callable img -> boxes, or a name in `DETECTORS` (None: OpenCV Haar)
            ) -> np.ndarray:
     "Class probabilities (N, K) for every image (its largest face when `detect`)."
-    faces = [face_input(a, w, detect, whole_image_fallback) for a, w in _items(images)]
+    det = face_detector(detector) if detect else None
+    faces = [face_input(a, w, detect, whole_image_fallback, det) for a, w in _items(images)]
     return _model_probs(compiled(model, bs) if compile else model, faces, tta, bs, precision)
 
 # %% ../nbs/07_faces.ipynb #8a8a0d00
@@ -184,12 +187,13 @@ def predict_faces(model:nn.Module, # classifier returning logits
                   where:str|None=None, # its name in messages
                   whole_image_fallback:bool=False, # with no face found, classify the whole image instead of failing
                   tta:str|None=None, # None/"none", "flip" or "paper"
-                  precision:str="auto" # "auto" (fp32 on the CPU, fp16 on CUDA), "fp32", "bf16" or "fp16"
+                  precision:str="auto", # "auto" (fp32 on the CPU, fp16 on CUDA), "fp32", "bf16" or "fp16"
+                  detector=None # callable img -> boxes, or a name in `DETECTORS` (None: OpenCV Haar)
                  ) -> list:
     "Every face of a photo, largest first: dicts with `box` (x, y, w, h; None for the whole image) and `probs` (K,)."
     if isinstance(img, (str, Path)): where, img = where or str(img), read_image(img)
-    boxes = detect_faces(img)
-    if not boxes and not whole_image_fallback: raise _no_face(where or "image", img)
+    boxes = find_faces(img, detector)
+    if not boxes and not whole_image_fallback: raise _no_face(where or "image", img, detector)
     faces = [crop_face(img, b) for b in boxes] or [whole_face(img)]
     return [dict(box=b, probs=p) for b, p in zip(boxes or [None], _model_probs(model, faces, tta, precision=precision))]
 
