@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #1dbeeff4
 from __future__ import annotations
-import contextlib, dataclasses, errno, json, logging, os, random, re, shutil, sys, tempfile, types, typing, weakref
+import contextlib, dataclasses, errno, json, logging, os, random, re, shutil, sys, tempfile, types, typing
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
@@ -295,16 +295,19 @@ class Compiled(torch.nn.Module):
                               "predict without compile (drop --compile)") from e
 
 # %% ../nbs/00_core.ipynb #9499f9c3
-_COMPILED = weakref.WeakKeyDictionary()
+_COMPILED = {}   # (id(model), bs) -> (weights version, Compiled), oldest first; each holds its model, so only a few stay
 
 def compiled(model:torch.nn.Module, # the model to run compiled
-             bs:int=64 # batch rows of the graph
+             bs:int=64, # batch rows of the graph
+             keep:int=4 # graphs kept at most (the oldest go first)
             ) -> Compiled:
     "The cached `Compiled` of `model` for batches of `bs` (rebuilt when its weights changed in place)."
-    version = sum(t._version for t in (*model.parameters(), *model.buffers()))
-    got = _COMPILED.setdefault(model, {})
-    if bs not in got or got[bs][0] != version: got[bs] = (version, Compiled(model, bs))
-    return got[bs][1]
+    version, key = sum(t._version for t in (*model.parameters(), *model.buffers())), (id(model), int(bs))
+    got = _COMPILED.get(key)
+    if got is None or got[0] != version or got[1].model is not model:
+        _COMPILED.pop(key, None); got = _COMPILED[key] = (version, Compiled(model, bs))
+        while len(_COMPILED) > keep: _COMPILED.pop(next(iter(_COMPILED)))
+    return got[1]
 
 # %% ../nbs/00_core.ipynb #de7a9796
 def face_image(face # (H, W), (1|3, H, W), (H, W, 1|3) or (1, C, H, W); pixels in 0-255 or 0-1
