@@ -15,13 +15,13 @@ rounding flips near ties. Interleaved, best of `--repeats`; prints faces/s and r
 most of it the two compiles of the full model).
 Usage: python bench/predict.py [--quick] [--photos N] [--frames N] [--bs B] [--repeats R] [--no-compile] [--run DIR]
 """
-import argparse, tempfile, time, warnings
+import argparse, time, warnings
 from pathlib import Path
 import cv2
 import numpy as np
 import skimage.data
 import torch
-from lhc_fer.core import default_device
+from lhc_fer.core import default_device, scratch
 from lhc_fer.demo import DEMO_CONFIG
 from lhc_fer.data import load_fer, read_image
 from lhc_fer.faces import crop_face, detect_faces, predict_faces, predict_images, predict_media, predict_video
@@ -96,7 +96,7 @@ def main():
     torch.set_num_threads(2); torch.manual_seed(0)
     dev, repeats, bs, comp = default_device(), a.repeats, a.bs, not (a.no_compile or a.quick)
     n, nf = a.photos or (8 if a.quick else 32), a.frames or (12 if a.quick else 32)
-    d = Path(tempfile.mkdtemp()); files = photos(d, n); vid = clip(d / "clip.mp4", nf)
+    d = scratch(); files = photos(d, n); vid = clip(d / "clip.mp4", nf)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                               # heads="auto" reports the counts it moved
         models = {"demo (48 px, width 0.25)": model_from_config(DEMO_CONFIG),

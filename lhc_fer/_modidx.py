@@ -96,6 +96,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'lhc_fer.core.prepare_out_dir': ('core.html#prepare_out_dir', 'lhc_fer/core.py'),
                               'lhc_fer.core.run_lock': ('core.html#run_lock', 'lhc_fer/core.py'),
                               'lhc_fer.core.save_figure': ('core.html#save_figure', 'lhc_fer/core.py'),
+                              'lhc_fer.core.scratch': ('core.html#scratch', 'lhc_fer/core.py'),
                               'lhc_fer.core.seed_everything': ('core.html#seed_everything', 'lhc_fer/core.py'),
                               'lhc_fer.core.upsample': ('core.html#upsample', 'lhc_fer/core.py'),
                               'lhc_fer.core.write_error': ('core.html#write_error', 'lhc_fer/core.py')},

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #1dbeeff4
 from __future__ import annotations
-import contextlib, dataclasses, errno, json, logging, os, random, re, shutil, sys, tempfile, types, typing
+import atexit, contextlib, dataclasses, errno, json, logging, os, random, re, shutil, sys, tempfile, types, typing
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
@@ -14,9 +14,9 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'PIXEL_RANGE', 'WRITE_ERRORS', 'UMASK', 'LOCK_ENV', 'PRECISIONS', 'LhcFerError', 'Config', 'config_docs',
-           'default_device', 'seed_everything', 'notice', 'write_error', 'atomic_path', 'prepare_out_dir', 'run_lock',
-           'eval_mode', 'hard_labels', 'class_names', 'model_device', 'as_batch', 'autocast_for', 'Compiled',
-           'compiled', 'face_image', 'upsample', 'save_figure']
+           'default_device', 'seed_everything', 'scratch', 'notice', 'write_error', 'atomic_path', 'prepare_out_dir',
+           'run_lock', 'eval_mode', 'hard_labels', 'class_names', 'model_device', 'as_batch', 'autocast_for',
+           'Compiled', 'compiled', 'face_image', 'upsample', 'save_figure']
 
 # %% ../nbs/00_core.ipynb #5a02372f
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -124,6 +124,14 @@ def seed_everything(seed:int=0): # seed for Python, NumPy and torch (all devices
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
     return seed
+
+# %% ../nbs/00_core.ipynb #8767dcba
+def scratch(prefix:str="lhc_fer_" # start of the folder's name
+           ) -> Path:
+    "A new empty folder in the system's temporary folder, removed when this Python process exits."
+    d, pid = Path(tempfile.mkdtemp(prefix=prefix)), os.getpid()
+    atexit.register(lambda: os.getpid() == pid and shutil.rmtree(d, True))  # a forked child never removes it
+    return d
 
 # %% ../nbs/00_core.ipynb #52390259
 def notice(msg:str): # one line: what was found and what was done about it

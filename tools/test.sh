@@ -3,9 +3,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+# Every temporary file of the run (notebooks' scratch folders, pytest's tmp_path, compiled graphs) goes into one
+# folder that is emptied after each step and removed when the run ends, passed or failed: repeated runs on one machine
+# never fill its /tmp.
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/lhc_fer_test.XXXXXX"); export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 start=$(date +%s)
 step() { printf '\n== %s\n' "$1"; t0=$(date +%s); }
-done_step() { echo "   ok ($(( $(date +%s) - t0 )) s)"; }
+done_step() { echo "   ok ($(( $(date +%s) - t0 )) s)"; find "$TMPDIR" -mindepth 1 -delete; }  # each step starts with an empty TMPDIR
 
 step "1/5 nbdev-export leaves lhc_fer/ unchanged"
 snap=$(mktemp -d); cp -r lhc_fer "$snap/"
