@@ -2,6 +2,7 @@
 the `lhc-fer explore` Voila app (slider, model view, side-by-side compare); and the standalone HTML report opened from
 disk with the network blocked. Element screenshots go to outputs/browser/."""
 import re, time
+from contextlib import contextmanager
 import pytest
 from conftest import SHOTS
 
@@ -15,6 +16,18 @@ def _collect(page):
     page.on("pageerror", lambda e: errs["page"].append(str(e)))
     page.on("console", lambda m: errs["console"].append(m.text) if m.type == "error" else None)
     return errs
+
+
+@contextmanager
+def _timed_shot_on_failure(page, srv, name):
+    "Yield the start time; print the time taken; on a failure also screenshot the page (NAME-failure.png) and print the server's log."
+    t0 = time.time()
+    try: yield t0
+    except Exception:
+        page.screenshot(path=str(SHOTS / f"{name}-failure.png"))
+        print(srv.tail())
+        raise
+    finally: print(f"{name}: {time.time() - t0:.1f} s")
 
 
 def _move_slider(page, shot):
@@ -44,38 +57,31 @@ def _no_traceback(page):
 
 def test_jupyterlab_run_all_and_slider(voila, lab, browser, voila_page):
     url, token, nb, srv = lab
-    t0 = time.time()
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     errs = _collect(page)
     try:
-        page.goto(f"{url}/lab/tree/{nb}?token={token}")
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-        idle = "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(e => /Idle/.test(e.textContent))"
-        page.wait_for_function(idle, timeout=60_000)
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator('[data-command="runmenu:run-all"]').click()
-        page.wait_for_selector(IMG, timeout=WIDGET_TIMEOUT)
-        print(f"jupyterlab: explorer drawn after {time.time() - t0:.1f} s")
-        page.wait_for_function(idle, timeout=60_000)
-        before, after = _move_slider(page, "jupyterlab-explorer")
-        assert before.startswith("data:image/png") and after.startswith("data:image/png") and before != after
-        _no_traceback(page)
-        stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
-        assert not stderr, stderr                                # no error, and no warning either
-        assert not errs["page"], errs["page"]
-    except Exception:
-        page.screenshot(path=str(SHOTS / "jupyterlab-failure.png"))
-        print(srv.tail())
-        raise
-    finally:
-        print(f"jupyterlab: {time.time() - t0:.1f} s")
-        page.close()
+        with _timed_shot_on_failure(page, srv, "jupyterlab") as t0:
+            page.goto(f"{url}/lab/tree/{nb}?token={token}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+            idle = "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(e => /Idle/.test(e.textContent))"
+            page.wait_for_function(idle, timeout=60_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            page.locator('[data-command="runmenu:run-all"]').click()
+            page.wait_for_selector(IMG, timeout=WIDGET_TIMEOUT)
+            print(f"jupyterlab: explorer drawn after {time.time() - t0:.1f} s")
+            page.wait_for_function(idle, timeout=60_000)
+            before, after = _move_slider(page, "jupyterlab-explorer")
+            assert before.startswith("data:image/png") and after.startswith("data:image/png") and before != after
+            _no_traceback(page)
+            stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+            assert not stderr, stderr                                # no error, and no warning either
+            assert not errs["page"], errs["page"]
+    finally: page.close()
 
 
 def test_voila_app_slider(voila_page):
     page, errs, srv = voila_page
-    t0 = time.time()
-    try:
+    with _timed_shot_on_failure(page, srv, "voila"):
         page.wait_for_selector(IMG, timeout=WIDGET_TIMEOUT)
         before, after = _move_slider(page, "voila-explorer")
         assert before.startswith("data:image/png") and after.startswith("data:image/png") and before != after
@@ -83,11 +89,6 @@ def test_voila_app_slider(voila_page):
         assert not errs["page"], errs["page"]
         unexpected = [e for e in errs["console"] if not re.search(r"font|ERR_NAME_NOT_RESOLVED|ERR_INTERNET|net::", e, re.I)]
         assert not unexpected, unexpected                       # only the unreachable font CDN may fail
-    except Exception:
-        page.screenshot(path=str(SHOTS / "voila-failure.png"))
-        print(srv.tail())
-        raise
-    finally: print(f"voila (after JupyterLab): {time.time() - t0:.1f} s")
 
 
 def _natural_widths(page, sel):
@@ -103,8 +104,7 @@ def _visible_imgs(sel):
 def test_voila_model_view_and_compare(voila_page):
     "After the slider test, on the same page: the model view tab draws every head, 'open' jumps to one head in the head view, and compare shows the host beside LHC-Net."
     page, errs, srv = voila_page
-    t0 = time.time()
-    try:
+    with _timed_shot_on_failure(page, srv, "voila-views"):
         page.wait_for_selector(IMG, timeout=WIDGET_TIMEOUT)
         page.locator(".lhc-explorer .lm-TabBar-tab", has_text="model view").click()
         page.wait_for_function(_visible_imgs(".lhc-model-view"), timeout=60_000)
@@ -129,11 +129,6 @@ def test_voila_model_view_and_compare(voila_page):
         page.locator(".lhc-explorer").first.screenshot(path=str(SHOTS / "voila-compare.png"))
         _no_traceback(page)
         assert not errs["page"], errs["page"]
-    except Exception:
-        page.screenshot(path=str(SHOTS / "voila-views-failure.png"))
-        print(srv.tail())
-        raise
-    finally: print(f"voila model view and compare: {time.time() - t0:.1f} s")
 
 
 def test_report_opens_offline(browser, report_html):
