@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #1dbeeff4
 from __future__ import annotations
-import atexit, contextlib, dataclasses, errno, json, logging, os, random, re, shutil, sys, tempfile, types, typing
+import atexit, contextlib, dataclasses, errno, json, logging, os, random, re, shutil, signal, sys, tempfile, threading, types, typing
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
@@ -13,10 +13,11 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'PIXEL_RANGE', 'WRITE_ERRORS', 'UMASK', 'LOCK_ENV', 'PRECISIONS', 'LhcFerError', 'Config', 'config_docs',
-           'default_device', 'seed_everything', 'scratch', 'notice', 'write_error', 'atomic_path', 'prepare_out_dir',
-           'run_lock', 'eval_mode', 'hard_labels', 'class_names', 'model_device', 'as_batch', 'autocast_for',
-           'Compiled', 'compiled', 'face_image', 'upsample', 'save_figure']
+__all__ = ['EMOTIONS', 'PIXEL_RANGE', 'ATTENTIONS', 'WRITE_ERRORS', 'UMASK', 'TMP_SUFFIX', 'KIT_MARK', 'LOCK_ENV', 'PRECISIONS',
+           'LhcFerError', 'Config', 'config_docs', 'default_device', 'seed_everything', 'scratch', 'notice',
+           'write_error', 'atomic_path', 'mark_kit_dir', 'is_kit_dir', 'check_outputs', 'clean_stale', 'check_out_dir',
+           'prepare_out_dir', 'check_out_file', 'OutputSet', 'run_lock', 'eval_mode', 'hard_labels', 'class_names',
+           'model_device', 'as_batch', 'autocast_for', 'Compiled', 'compiled', 'face_image', 'upsample', 'save_figure']
 
 # %% ../nbs/00_core.ipynb #5a02372f
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -30,43 +31,57 @@ class LhcFerError(Exception):
     def __str__(self): return self.msg  # fastai prefixes a callback's exception in `args`; the message stays one line
 
 # %% ../nbs/00_core.ipynb #9a909189
-def _ranged(lo, hi, step=None, **kw): return dict(range=(lo, hi, step), **kw)
+def _ranged(lo, hi, step=None, valid=None, **kw): return dict(range=(lo, hi, step), valid=valid or (lo, hi), **kw)
 def _hparam(default, help:str, meta:dict): return field(default=default, metadata=dict(help=help, **meta))
 
 # %% ../nbs/00_core.ipynb #d046fa60
+ATTENTIONS = ("lhc", "se", "eca", "cbam", "none")  # channel attention at the LHC places: LHC, or timm's SE, ECA, CBAM
+
 @dataclass
 class Config:
     "Every hyperparameter default of lhc_fer, in one place (the paper's values)."
     # model
-    heads: tuple = _hparam((8, 8, 7, 7, 1), 'LHC heads per module (5 modules of LHC-Net)', _ranged(1, 16, 1))
-    emb: tuple = _hparam((196, 196, 56, 14, 25), 'LHC embedding size per module', _ranged(4, 256, 1))
+    heads: tuple = _hparam((8, 8, 7, 7, 1), 'LHC heads per module (5 modules of LHC-Net)', _ranged(1, 16, 1, (1, 512), n=5))
+    emb: tuple = _hparam((196, 196, 56, 14, 25), 'LHC embedding size per module', _ranged(4, 256, 1, (1, 4096), n=5))
     pool_size: int = _hparam(3, 'query/key pooling window', dict(choices=(1, 3, 5, 7)))
     kernel_size: int = _hparam(3, 'value convolution kernel', dict(choices=(1, 3, 5)))
-    norm_c: float = _hparam(1.0, 'score divisor is emb**(norm_c + p), p in (0, 1)', _ranged(0.0, 2.0, 0.05))
-    controller: tuple = _hparam((0.0, 0.0, 0.0, -1.0, -0.5), 'initial controller scalars w (gain 1 + tanh w)', _ranged(-3.0, 3.0, 0.1))
-    img_size: int = _hparam(224, 'model input size; 48 px faces are upscaled on the device', _ranged(32, 224, 16))
-    width: float = _hparam(1.0, 'host width multiplier: filters 64-512 and dense 4096-1024 times this', _ranged(0.125, 1.0, 0.125))
-    n_classes: int = _hparam(7, 'number of expression classes', _ranged(2, 10, 1))
+    norm_c: float = _hparam(1.0, 'score divisor is emb**(norm_c + p), p in (0, 1)', _ranged(0.0, 2.0, 0.05, (0.0, 10.0)))
+    controller: tuple = _hparam((0.0, 0.0, 0.0, -1.0, -0.5), 'initial controller scalars w (gain 1 + tanh w)', _ranged(-3.0, 3.0, 0.1, (-100.0, 100.0), n=5))
+    attention: str = _hparam("lhc", 'channel attention at the LHC places (lhc, or timm SE/ECA/CBAM, or none)', dict(choices=ATTENTIONS))
+    img_size: int = _hparam(224, 'model input size; 48 px faces are upscaled on the device', _ranged(32, 224, 16, (8, 1024)))
+    width: float = _hparam(1.0, 'host width multiplier: filters 64-512 and dense 4096-1024 times this', _ranged(0.125, 1.0, 0.125, (0.01, 4.0)))
+    n_classes: int = _hparam(7, 'number of expression classes', _ranged(2, 10, 1, (2, 1000)))
     host_weights: str = _hparam("", 'ImageNet ResNet34 .h5 (or a resnet34v2 checkpoint) the host stage starts from; "" = random init', {})
     host_sha256: str = _hparam("", "sha256 of host_weights: recorded by a run; when given, the file must match it", {})
     # training
-    lr: float = _hparam(1e-4, 'learning rate', _ranged(1e-5, 1e-1, None, log=True))
-    bs: int = _hparam(64, 'batch size', _ranged(8, 256, 8))
-    epochs: int = _hparam(300, 'maximum epochs per stage', _ranged(1, 300, 1))
-    patience: int = _hparam(30, 'early-stopping patience (epochs without a better val accuracy)', _ranged(1, 50, 1))
-    label_smoothing: float = _hparam(0.0, 'cross-entropy label smoothing', _ranged(0.0, 0.3, 0.05))
+    lr: float = _hparam(1e-4, 'learning rate', _ranged(1e-5, 1e-1, None, (1e-12, 10.0), log=True))
+    bs: int = _hparam(64, 'batch size', _ranged(8, 256, 8, (1, 65536)))
+    epochs: int = _hparam(300, 'maximum epochs per stage', _ranged(1, 300, 1, (1, 100000)))
+    patience: int = _hparam(30, 'early-stopping patience (epochs without a better val accuracy)', _ranged(1, 50, 1, (1, 100000)))
+    label_smoothing: float = _hparam(0.0, 'cross-entropy label smoothing', _ranged(0.0, 0.3, 0.05, (0.0, 0.99)))
     aug: str = _hparam("paper_host1", 'augmentation preset', dict(choices=("none", "paper_host1", "paper_host2", "strong")))
     seed: int = _hparam(0, 'random seed for splits, init and batches', _ranged(0, 2**31 - 1, 1))
 
+    def __new__(cls, *args, **kw):                      # remember which fields the caller gave (see `given`)
+        self = super().__new__(cls)
+        object.__setattr__(self, "_given", frozenset([f.name for f in fields(cls)][:len(args)]) | frozenset(kw))
+        return self
+
     def __post_init__(self): _check_types(self)
 
+    @property
+    def given(self) -> frozenset: return self.__dict__.get("_given", frozenset())  # the fields a user set
+
     @classmethod
-    def from_dict(cls, d:dict, where:str="config"): # `where` names the source in error messages
+    def from_dict(cls, d:dict, where:str="config"): # `where` names the source in error messages; "given" lists set fields
         "Build a `Config` from a dict, rejecting unknown keys."
+        d = dict(d); given = d.pop("given", None)
         names = [f.name for f in fields(cls)]
-        bad = [k for k in d if k not in names]
+        bad = [k for k in d if k not in names] + [k for k in (given or ()) if k not in names]
         if bad: raise LhcFerError(f"{where}: unknown Config key(s) {bad}; valid keys: {names}")
-        return cls(**{k: _coerce(cls, k, v, where) for k, v in d.items()})
+        cfg = cls(**{k: _coerce(cls, k, v, where) for k, v in d.items()})
+        if given is not None: object.__setattr__(cfg, "_given", frozenset(given))
+        return cfg
 
     @classmethod
     def from_json(cls, src): # a path to a .json file, or a JSON string
@@ -75,37 +90,52 @@ class Config:
         where = str(p) if p else "JSON string"
         try: d = json.loads(p.read_text() if p else src)
         except FileNotFoundError: raise LhcFerError(f"{where}: no such config file") from None
+        except (OSError, UnicodeDecodeError) as e: raise LhcFerError(f"{where}: cannot read the config ({e})") from e
         except json.JSONDecodeError as e: raise LhcFerError(f"{where}:{e.lineno}: not valid JSON ({e.msg})") from e
         if not isinstance(d, dict): raise LhcFerError(f"{where}: expected a JSON object of Config keys, got {type(d).__name__}")
         return cls.from_dict(d, where)
 
     def to_json(self, path=None): # where to write; None returns the string
-        "The config as JSON, written atomically to `path` when given."
-        s = json.dumps(asdict(self), indent=2)
+        "The config as JSON (every field, and `given`: the ones the user set), written atomically to `path` when given."
+        s = json.dumps({**asdict(self), "given": sorted(self.given)}, indent=2)
         if path is not None:
             with atomic_path(path) as tmp: Path(tmp).write_text(s)
         return s
 
     def replace(self, **kw):
-        "A copy with some fields changed (checked like `from_dict`)."
-        return Config.from_dict({**asdict(self), **kw})
+        "A copy with some fields changed (checked like `from_dict`); the changed fields count as given."
+        return Config.from_dict({**asdict(self), **kw, "given": sorted(self.given | set(kw))})
 
 # %% ../nbs/00_core.ipynb #22867390
 def _field_type(cls, name):
     return typing.get_type_hints(cls)[name]
 
+def _check_value(name, v, meta, where):
+    "Refuse `v` outside the field's `valid` range, of the wrong length, or not among its `choices`."
+    if "choices" in meta and v not in meta["choices"]:
+        raise LhcFerError(f"{where}: Config.{name} = {v!r}: expected one of {', '.join(map(str, meta['choices']))}")
+    if "n" in meta and len(v) != meta["n"]:
+        raise LhcFerError(f"{where}: Config.{name} needs {meta['n']} values (one per LHC module), got {len(v)}: {v!r}")
+    lo, hi = meta.get("valid", (None, None))
+    for x in (v if isinstance(v, tuple) else (v,)):
+        if lo is not None and not (lo <= x <= hi):       # also refuses NaN
+            raise LhcFerError(f"{where}: Config.{name} = {v!r}: each value must be in [{lo}, {hi}]")
+
 def _coerce(cls, name, v, where="config"):
-    "Convert JSON-ish `v` to the type of field `name` (lists to tuples, ints to floats)."
+    "Convert JSON-ish `v` to the type of field `name` (lists to tuples, ints to floats), then check its range."
     t = _field_type(cls, name)
     if t is tuple and isinstance(v, list): v = tuple(v)
     if t is float and isinstance(v, int) and not isinstance(v, bool): v = float(v)
     if t is tuple and isinstance(v, (int, float)) and not isinstance(v, bool): v = (v,)
     if not isinstance(v, t) or (isinstance(v, bool) and t is not bool):
         raise LhcFerError(f"{where}: Config.{name} must be {t.__name__}, got {v!r} ({type(v).__name__})")
+    if t is tuple and any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in v):
+        raise LhcFerError(f"{where}: Config.{name} must be numbers, got {v!r}")
+    _check_value(name, v, cls.__dataclass_fields__[name].metadata, where)
     return v
 
 def _check_types(cfg):
-    for f in fields(cfg): setattr(cfg, f.name, _coerce(type(cfg), f.name, getattr(cfg, f.name)))
+    for f in fields(cfg): object.__setattr__(cfg, f.name, _coerce(type(cfg), f.name, getattr(cfg, f.name)))
 
 # %% ../nbs/00_core.ipynb #ffbce132
 def config_docs() -> dict:
@@ -157,18 +187,21 @@ def _umask() -> int:
     m = os.umask(0o022); os.umask(m)
     return m
 UMASK = _umask()
+TMP_SUFFIX = ".lhc-tmp"  # temporary files are .NAME.PID.RANDOM.lhc-tmp: a dead PID's leftovers can be removed
+
+def _temp_for(path:Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
 
 @contextmanager
 def atomic_path(path): # the file to (over)write
     "Yield a temporary path next to `path`; move it onto `path` only if the block succeeds; write failures are one line."
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
+    try: path.parent.mkdir(parents=True, exist_ok=True); tmp = _temp_for(path)
     except OSError as e: raise write_error(e, path) from e
     try:
-        yield Path(tmp)
+        yield tmp
         os.chmod(tmp, 0o666 & ~UMASK)
         os.replace(tmp, path)
     except LhcFerError: raise
@@ -178,18 +211,150 @@ def atomic_path(path): # the file to (over)write
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 
+# %% ../nbs/00_core.ipynb #fdfbfefb
+KIT_MARK = ".lhc-fer"  # marker file in every folder the kit creates: its kind, as JSON
+
+def mark_kit_dir(folder, # a folder this process created for its outputs
+                 kind:str="run" # what it holds: "run", "eval", "predict", "report", "demo", "study" ...
+                ) -> Path:
+    "Create `folder` (if needed) and mark it as written by lhc_fer, so `--force` may later replace it."
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder/KIT_MARK).exists(): (folder/KIT_MARK).write_text(json.dumps(dict(kind=kind)) + "\n")
+    except OSError as e: raise write_error(e, folder/KIT_MARK) from e
+    return folder
+
+# %% ../nbs/00_core.ipynb #06b2d706
+def is_kit_dir(folder) -> bool: # a folder
+    "Whether `folder` was written by lhc_fer (its marker, or a run folder from before markers: config.json and stages)."
+    folder = Path(folder)
+    if (folder/KIT_MARK).is_file(): return True
+    return (folder/"config.json").is_file() and any((q/"metrics.json").exists() or (q/"history.csv").exists()
+                                                     for q in folder.iterdir() if q.is_dir())
+
+# %% ../nbs/00_core.ipynb #d9186507
+def _real(p) -> Path: return Path(os.path.realpath(os.path.expanduser(str(p))))
+
+def check_outputs(outputs:dict, # flag or role -> output path (file or folder), e.g. {"--csv": "faces.csv"}
+                  inputs # paths the command reads (files or folders)
+                 ):
+    "Refuse any output that is, contains, or lies inside an input, or the reverse; writes nothing."
+    ins = [(p, _real(p)) for p in inputs if p is not None and str(p)]
+    for flag, o in outputs.items():
+        if o is None or not str(o): continue
+        ro = _real(o)
+        for p, ri in ins:
+            if ro == ri: raise LhcFerError(f"{flag} {o}: is the input {p}; choose another output")
+            if ri.is_relative_to(ro): raise LhcFerError(f"{flag} {o}: contains the input {p}; choose an output outside it")
+            if ro.is_relative_to(ri) and ri.is_dir(): raise LhcFerError(f"{flag} {o}: lies inside the input folder {p}; choose an output outside it")
+
+# %% ../nbs/00_core.ipynb #241bf7fd
+_TMP_RE = re.compile(r"^\..+\.(\d+)\.[^.]+" + re.escape(TMP_SUFFIX) + "$")
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def clean_stale(folder # a folder the kit writes into
+               ) -> list:
+    "Remove temporary files (and folders) that a killed lhc_fer process left in `folder`; returns their names."
+    folder, gone = Path(folder), []
+    if not folder.is_dir(): return gone
+    for q in folder.iterdir():
+        m = _TMP_RE.match(q.name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            shutil.rmtree(q, True) if q.is_dir() and not q.is_symlink() else q.unlink(missing_ok=True); gone.append(q.name)
+    return gone
+
 # %% ../nbs/00_core.ipynb #d3816565
-def prepare_out_dir(path, resume:bool=False, force:bool=False) -> Path: # resume: keep and continue; force: delete and start again
-    "Create `path` for a run; a non-empty existing folder needs `resume` or `force` (the run lock file doesn't count)."
+_QUIET = (".lock", KIT_MARK)  # entries that do not make a folder "not empty"
+
+def check_out_dir(path, # the output folder
+                  resume:bool=False, # the caller will continue what it holds
+                  force:bool=False, # the caller will replace what it holds
+                  owned=None, # name -> bool: entries the kit writes there (None: any entry of a kit folder)
+                  flag:str="--out" # how the user named it, for messages
+                 ) -> bool:
+    "Check that `path` may be used as an output folder, writing nothing; True when it exists and holds results."
     path = Path(path)
-    if path.exists() and not path.is_dir(): raise LhcFerError(f"{path}: exists and is not a folder")
-    old = [q for q in path.iterdir() if q.name != ".lock"] if path.exists() else []
-    if old and not resume:
-        if not force: raise LhcFerError(f"{path}: folder exists and is not empty; pass resume (--resume) to continue it or force (--force) to replace it")
-        for q in old: shutil.rmtree(q) if q.is_dir() and not q.is_symlink() else q.unlink()
+    if path.exists() and not path.is_dir(): raise LhcFerError(f"{flag} {path}: exists and is not a folder")
+    if not path.exists(): return False
+    old = [q.name for q in path.iterdir() if q.name not in _QUIET and not _TMP_RE.match(q.name)]
+    if not old: return False
+    if not is_kit_dir(path):
+        raise LhcFerError(f"{flag} {path}: folder exists, is not empty and was not written by lhc-fer "
+                          f"({old[0]!r} ...); choose a new folder (--force replaces only lhc-fer's own folders)")
+    if not (resume or force):
+        raise LhcFerError(f"{flag} {path}: folder exists and is not empty; pass --resume to continue it or --force to replace it")
+    foreign = [n for n in old if owned is not None and not owned(n)]
+    if force and not resume and foreign:
+        raise LhcFerError(f"{flag} {path}: holds {foreign[0]!r}, which lhc-fer did not write; --force would delete it: "
+                          f"move it away or choose another folder")
+    return True
+
+# %% ../nbs/00_core.ipynb #60d5aaf6
+def prepare_out_dir(path, resume:bool=False, force:bool=False, # resume: keep and continue; force: delete and start again
+                    kind:str="run", # the marker's kind (`mark_kit_dir`)
+                    owned=None, flag:str="--out" # see `check_out_dir`
+                   ) -> Path:
+    "Create `path` for a command's outputs (after `check_out_dir`), emptied when forced, marked as the kit's."
+    path = Path(path)
+    if check_out_dir(path, resume, force, owned, flag) and force and not resume:
+        for q in path.iterdir():
+            if q.name in _QUIET: continue
+            shutil.rmtree(q) if q.is_dir() and not q.is_symlink() else q.unlink()
+    clean_stale(path)
     try: path.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise write_error(e, path) from e
+    return mark_kit_dir(path, kind)
+
+# %% ../nbs/00_core.ipynb #38d0a240
+def check_out_file(path, # an output file
+                   force:bool=False, # it may replace an existing file
+                   flag:str="--out" # how the user named it
+                  ) -> Path:
+    "Check that `path` may be written as a file (an existing one needs `force`), writing nothing."
+    path = Path(path)
+    if path.is_dir(): raise LhcFerError(f"{flag} {path}: is a folder; expected a file to write")
+    if path.exists() and not force: raise LhcFerError(f"{flag} {path}: exists; pass --force to replace it")
     return path
+
+# %% ../nbs/00_core.ipynb #09f88f1d
+def _sigterm(sig, frame): raise KeyboardInterrupt
+
+class OutputSet:
+    "Files written under temporary names and renamed onto their final names together when the block succeeds."
+    def __init__(self): self.items, self.made, self._old = [], [], None
+
+    def path(self, final) -> Path: # a file the command will write
+        "A temporary path for `final` (its folder created, and removed again if the set fails)."
+        final = Path(final)
+        missing = [p for p in (final.parent, *final.parent.parents) if not p.exists()][::-1]
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True); self.made += missing; tmp = _temp_for(final)
+        except OSError as e: raise write_error(e, final) from e
+        self.items.append((tmp, final))
+        return tmp
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread(): self._old = signal.signal(signal.SIGTERM, _sigterm)
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        if self._old is not None: signal.signal(signal.SIGTERM, self._old)
+        err = None
+        if typ is None:
+            try:
+                for tmp, final in self.items: os.chmod(tmp, 0o666 & ~UMASK); os.replace(tmp, final)
+            except OSError as e: err = write_error(e, final)
+        if typ is not None or err is not None:
+            for tmp, _ in self.items: Path(tmp).unlink(missing_ok=True)
+            for p in reversed(self.made): shutil.rmtree(p, True)
+        if err is not None: raise err
+        return False
 
 # %% ../nbs/00_core.ipynb #706531f9
 LOCK_ENV = "LHC_FER_HELD_LOCK"  # a parent process that holds a run's lock for its children (torchrun) names the folder here
