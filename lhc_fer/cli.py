@@ -13,7 +13,7 @@ from .core import Config, LhcFerError, config_docs, write_error
 
 # %% auto #0
 __all__ = ['COMMANDS', 'resolve', 'add_config_flags', 'config_from_args', 'add_signature_flags', 'bench_dir', 'cli_bench',
-           'build_parser', 'main']
+           'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/15_cli.ipynb #29bb079c
 COMMANDS = {
@@ -45,23 +45,30 @@ def resolve(name:str): # a subcommand name such as "data check"
 # %% ../nbs/15_cli.ipynb #341bcfd8
 def _elem_type(v): return type(v[0]) if isinstance(v, tuple) and v else str
 
+def _allowed(meta:dict) -> str:
+    "What a Config field accepts, for its flag's help: its choices or its valid range."
+    if "choices" in meta: return ""                                      # argparse lists the choices itself
+    lo, hi = meta.get("valid", (None, None))
+    return "" if lo is None else f"; {lo} to {hi}" + (f", {meta['n']} values" if "n" in meta else "")
+
 def add_config_flags(p:argparse.ArgumentParser): # parser to extend
-    "Add `--config` and one flag per `Config` field, help text from its docments."
+    "Add `--config` and one flag per `Config` field, help text from its docments, choices and ranges from its metadata."
     docs = config_docs()
     g = p.add_argument_group("hyperparameters (defaults from lhc_fer.core.Config)")
     g.add_argument("--config", metavar="JSON", help="a JSON file (or string) of Config values; flags override it")
     for f in fields(Config):
-        d = f.default
+        d, meta = f.default, f.metadata
         kw = dict(nargs="+", type=_elem_type(d)) if isinstance(d, tuple) else dict(type=type(d))
+        if "choices" in meta: kw["choices"] = meta["choices"]
         g.add_argument("--" + f.name.replace("_", "-"), dest="cfg__" + f.name, default=None, metavar=f.name.upper(),
-                       help=f"{docs[f.name]} (default: {d})", **kw)
-
+                       help=f"{docs[f.name]} (default: {d}{_allowed(meta)})", **kw)
 
 # %% ../nbs/15_cli.ipynb #41de2819
 def config_from_args(ns) -> Config:
-    "The `Config` given by `--config` and the hyperparameter flags."
+    "The `Config` given by `--config` and the hyperparameter flags (each flag checked, and named in its error)."
     cfg = Config.from_json(ns.config) if getattr(ns, "config", None) else Config()
     kw = {k[5:]: v for k, v in vars(ns).items() if k.startswith("cfg__") and v is not None}
+    for k, v in kw.items(): Config.from_dict({k: v}, where="--" + k.replace("_", "-"))
     return cfg.replace(**kw) if kw else cfg
 
 # %% ../nbs/15_cli.ipynb #4a7322a2
@@ -112,21 +119,27 @@ def cli_bench(*names:str, # benchmark names (files in bench/ without .py); none 
         rc = rc or r.returncode
     return rc
 
+# %% ../nbs/15_cli.ipynb #70c161bd
+class OneLineParser(argparse.ArgumentParser):
+    "An ArgumentParser whose errors are one line on stderr (exit 2), naming the flag and what it accepts."
+    def error(self, message:str): # argparse's message, e.g. "argument --bs: invalid int value: 'x'"
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
 # %% ../nbs/15_cli.ipynb #65c001d7
 def build_parser(command:str|None=None) -> argparse.ArgumentParser: # build the full sub-parser only for this command
     "The `lhc-fer` parser; only `command`'s function is imported to build its flags."
-    p = argparse.ArgumentParser(prog="lhc-fer", description="LHC-Net facial expression recognition kit "
+    p = OneLineParser(prog="lhc-fer", description="LHC-Net facial expression recognition kit "
                                 "(Pecoraro et al., arXiv 2111.07224).")
     p.add_argument("--version", action="version", version=f"lhc-fer {lhc_fer.__version__}")
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     groups = {}
     for name, (_, hlp) in COMMANDS.items():
         parts = name.split()
         if len(parts) == 2:
             if parts[0] not in groups:
                 gp = sub.add_parser(parts[0], help=f"{parts[0]} tools")
-                groups[parts[0]] = gp.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
+                groups[parts[0]] = gp.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=OneLineParser)
             sp = groups[parts[0]].add_parser(parts[1], help=hlp, description=hlp)
         else: sp = sub.add_parser(name, help=hlp, description=hlp)
         sp.set_defaults(_name=name)
@@ -147,7 +160,7 @@ def _command_of(argv):
 def main(argv=None): # arguments (default: sys.argv[1:])
     "Entry point of the `lhc-fer` command."
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
+    debug = "--debug" in argv or bool(os.environ.get("LHC_FER_DEBUG"))
     # a library deprecation notice printed on import would break the one-line error contract
     if not debug: warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*is deprecated", category=FutureWarning)
     try:
@@ -168,3 +181,9 @@ def main(argv=None): # arguments (default: sys.argv[1:])
         return 2
     except KeyboardInterrupt:
         print("lhc-fer: interrupted", file=sys.stderr); return 130
+    except Exception as e:                                              # the last resort: a bug, still one line
+        if debug: raise
+        msg = (str(e).strip().splitlines() or [""])[0][:300]
+        print(f"lhc-fer: internal error (a bug in lhc-fer): {type(e).__name__}: {msg}; "
+              f"rerun with LHC_FER_DEBUG=1 to see the traceback", file=sys.stderr)
+        return 1

@@ -27,7 +27,7 @@ from fastai.callback.channelslast import ChannelsLast  # noqa: F401  (patches Le
 from fastai.metrics import accuracy, F1Score, AccumMetric
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import rank_distrib, num_distrib, get_model, distrib_barrier
-from .core import Config, LhcFerError, atomic_path, prepare_out_dir, seed_everything, default_device, EMOTIONS
+from .core import Config, LhcFerError, atomic_path, check_out_dir, check_outputs, prepare_out_dir, seed_everything, default_device, EMOTIONS
 from .core import LOCK_ENV, class_names, hard_labels, notice, run_lock, write_error
 from .models import model_from_config, save_model, load_model, lhc_from_host, controller_only, ARCHS, read_state
 from .models import lhc_places, resolve_heads
@@ -35,12 +35,13 @@ from .weights import file_sha256
 from .data import load_fer, fer_dls
 
 # %% auto #0
-__all__ = ['PAPER_ADAM', 'PAPER_SGD', 'PAPER_STAGES', 'OPTIMIZERS', 'FAST_RECIPE', 'FAST_WD', 'FAST_BN_MOMENTUM', 'FAST_LHC',
-           'FerLoss', 'HardTargets', 'fer_metrics', 'save_weights', 'SaveBest', 'HistoryCSV', 'quiet_progress',
-           'EpochLine', 'lhc_learner', 'save_checkpoint', 'load_checkpoint', 'last_checkpoint', 'EpochCheckpoint',
-           'restore_history', 'ResumeFrom', 'run_device', 'distrib', 'fit_resumable', 'Stage', 'stages_table',
-           'read_history', 'run_stage', 'host_record', 'run_folder', 'saved_run_config', 'load_finished', 'train_paper',
-           'set_bn_momentum', 'fast_config', 'fast_stages', 'train_fast', 'torchrun_cmd', 'cli_train']
+__all__ = ['PAPER_ADAM', 'PAPER_SGD', 'PAPER_STAGES', 'OPTIMIZERS', 'RUN_ENTRIES', 'FAST_RECIPE', 'FAST_WD', 'FAST_BN_MOMENTUM',
+           'FAST_LHC', 'FerLoss', 'HardTargets', 'fer_metrics', 'save_weights', 'SaveBest', 'HistoryCSV',
+           'quiet_progress', 'EpochLine', 'lhc_learner', 'save_checkpoint', 'load_checkpoint', 'last_checkpoint',
+           'EpochCheckpoint', 'restore_history', 'ResumeFrom', 'run_device', 'distrib', 'fit_resumable', 'Stage',
+           'stages_table', 'read_history', 'run_stage', 'host_record', 'run_owned', 'run_folder', 'saved_run_config',
+           'load_finished', 'check_plan', 'run_inputs', 'train_paper', 'set_bn_momentum', 'fast_config', 'fast_stages',
+           'train_fast', 'torchrun_cmd', 'cli_train']
 
 # %% ../nbs/05_train.ipynb #9456673d
 class FerLoss(nn.Module):
@@ -485,15 +486,27 @@ def host_record(cfg:Config # a run's Config
         raise LhcFerError(f"{p}: sha256 {sha[:16]}... differs from host_sha256 {cfg.host_sha256[:16]}... (another or a changed file)")
     return cfg.replace(host_weights=str(p), host_sha256=sha)
 
+# %% ../nbs/05_train.ipynb #5bdef7b9
+RUN_ENTRIES = ("config.json", "metrics.json", "model.safetensors", "model.json", "study.json",
+               *(s.name for s in PAPER_STAGES), "host", "fast")  # what a run writes at its top level: files, stage folders
+
+def run_owned(name:str # an entry at the top of a run folder
+             ) -> bool:
+    "Whether a run folder entry is one the kit writes (its files, stage folders, evaluations and reports)."
+    return name in RUN_ENTRIES or name.startswith(("eval", "report"))
+
 # %% ../nbs/05_train.ipynb #5184c7cf
 @contextmanager
 def run_folder(out_dir, # the run folder
                resume:bool=False, # keep and continue what it holds
-               force:bool=False # delete what it holds (never while another process holds the folder)
+               force:bool=False, # delete what it holds (never while another process holds the folder)
+               inputs=() # paths the run reads (data, host weights): the folder must not be, hold or lie in one
               ):
-    "The run folder, locked for this process (rank 0 of a distributed run) and prepared by `prepare_out_dir`."
+    "The run folder, checked first, then locked for this process (rank 0 of a distributed run) and prepared."
+    check_outputs({"--out": out_dir}, inputs)
+    if not rank_distrib(): check_out_dir(out_dir, resume, force, run_owned)
     with (run_lock(out_dir) if not rank_distrib() else nullcontext()):
-        yield prepare_out_dir(out_dir, resume=resume, force=force)
+        yield prepare_out_dir(out_dir, resume=resume, force=force, owned=run_owned)
 
 # %% ../nbs/05_train.ipynb #1b213dd1
 def saved_run_config(out:Path # a run folder
@@ -574,6 +587,22 @@ def _stage_model(stage:Stage, prev, cfg:Config):
     if stage.name == "controller": return controller_only(prev, init=cfg.controller)
     return prev
 
+# %% ../nbs/05_train.ipynb #23640702
+def check_plan(plan, # [(Stage, max epochs), ...]
+               cfg:Config|None # the run's Config (None: a resumed run's saved one, checked when it started)
+              ):
+    "Refuse, before anything is written, a plan whose LHC stage cannot be built from `cfg`."
+    if cfg is not None and any(st.name == "lhc" for st, _ in plan) and cfg.attention == "lhc":
+        resolve_heads(lhc_places(cfg.img_size, cfg.width), cfg.heads)
+
+# %% ../nbs/05_train.ipynb #f441cde5
+def run_inputs(data, # what the run reads: a dataset path, "synthetic:N" or a `FerData`
+               cfg:Config|None # its Config (host_weights)
+              ) -> list:
+    "The files and folders a run reads, which its run folder must neither be, hold nor lie inside."
+    paths = [data] if isinstance(data, (str, Path)) and not str(data).startswith("synthetic") else []
+    return paths + ([cfg.host_weights] if cfg is not None and cfg.host_weights else [])
+
 # %% ../nbs/05_train.ipynb #d8d7d951
 def _run_stages(plan, # [(Stage, max epochs), ...] in order
                 data, # `FerData`
@@ -585,7 +614,6 @@ def _run_stages(plan, # [(Stage, max epochs), ...] in order
                 **kw # more `run_stage` arguments (one_cycle, cbs, checkpoint)
                ) -> dict:
     "Run the stages in order (finished ones are loaded, not retrained), then write the run's model and summary."
-    if any(st.name == "lhc" for st, _ in plan): resolve_heads(lhc_places(cfg.img_size, cfg.width), cfg.heads)  # fail before training
     res = {}
     for st, n in plan:
         d = out/st.name
@@ -617,8 +645,10 @@ def train_paper(data, # `FerData` or a dataset path (`load_fer`), with train/val
     todo = names if stages is None else list(stages)
     bad = [s for s in todo if s not in names]
     if bad: raise LhcFerError(f"train_paper: unknown stage(s) {bad}; stages: {names}")
+    inputs, cfg = run_inputs(data, cfg), None if cfg is None else host_record(cfg)
     data = _as_data(data)
-    with run_folder(out_dir, resume, force) as out:
+    check_plan([(st, 1) for st in PAPER_STAGES if st.name in todo], cfg)
+    with run_folder(out_dir, resume, force, inputs) as out:
         cfg = _run_config(out, cfg, resume)
         plan = [(st, max_epochs or cfg.epochs) for st in PAPER_STAGES if st.name in todo]
         return _run_stages(plan, data, out, cfg, lambda st, prev: _stage_model(st, prev, cfg), "paper", prev=model,
@@ -639,10 +669,11 @@ def set_bn_momentum(model, momentum:float=FAST_BN_MOMENTUM): # model to change i
 
 
 # %% ../nbs/05_train.ipynb #91dc2561
-def fast_config(cfg:Config=None) -> Config: # a Config whose paper-default fields take the recipe's values
-    "`cfg` with `FAST_RECIPE` applied to every field that still has the paper's default."
-    cfg, d = cfg or Config(), Config()
-    return cfg.replace(**{k: v for k, v in FAST_RECIPE.items() if getattr(cfg, k) == getattr(d, k)})
+def fast_config(cfg:Config=None) -> Config: # the user's Config; its `given` fields are kept
+    "`cfg` with `FAST_RECIPE`'s values for every recipe field the user did not give."
+    cfg = cfg or Config()
+    fill = {k: v for k, v in FAST_RECIPE.items() if k not in cfg.given}
+    return Config.from_dict({**asdict(cfg), **fill, "given": sorted(cfg.given)})
 
 # %% ../nbs/05_train.ipynb #b822c6be
 def fast_stages(cfg:Config, # the run's Config (after `fast_config`)
@@ -665,7 +696,7 @@ def fast_stages(cfg:Config, # the run's Config (after `fast_config`)
 # %% ../nbs/05_train.ipynb #67032b73
 def train_fast(data, # `FerData` or a dataset path (`load_fer`), with train/valid(/test) splits
                out_dir, # run folder
-               cfg:Config=None, # hyperparameters; fields at the paper's default take `FAST_RECIPE`'s values
+               cfg:Config=None, # hyperparameters; fields the user did not give take `FAST_RECIPE`'s values
                resume:bool=False, # continue the run in `out_dir`
                force:bool=False, # delete `out_dir` and start again
                max_epochs:int=None, # cap on the host stage's epochs (overrides cfg.epochs)
@@ -675,13 +706,14 @@ def train_fast(data, # `FerData` or a dataset path (`load_fer`), with train/vali
                checkpoint:bool=True # write a resume checkpoint after every epoch
               ) -> dict:
     "Train with one-cycle AdamW and label smoothing, host first, then LHC-Net from it; same outputs as `train_paper`."
-    data = _as_data(data)
-    with run_folder(out_dir, resume, force) as out:
-        cfg = _run_config(out, None if cfg is None else fast_config(cfg), resume, default=fast_config())
+    cfg = None if cfg is None else host_record(fast_config(cfg))
+    inputs, data = run_inputs(data, cfg), _as_data(data)
+    check_plan(fast_stages(cfg or fast_config(), 1, arch, model), cfg)
+    with run_folder(out_dir, resume, force, inputs) as out:
+        cfg = _run_config(out, cfg, resume, default=fast_config())
         start = lambda st, prev: set_bn_momentum(model if st.name == "fast" else _stage_model(st, prev, cfg))
         return _run_stages(fast_stages(cfg, max_epochs or cfg.epochs, arch, model), data, out, cfg, start, "fast",
                            one_cycle=True, cbs=cbs, checkpoint=checkpoint)
-
 
 # %% ../nbs/05_train.ipynb #67852827
 _CHILD = "import sys; from lhc_fer.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -705,7 +737,7 @@ def cli_train(data:str, # dataset: FER2013 csv, FER+ folder, image folder or lab
     if gpus < 1: raise LhcFerError(f"--gpus {gpus}: expected a positive number of processes")
     if torch.cuda.is_available() and gpus > torch.cuda.device_count():
         raise LhcFerError(f"--gpus {gpus}: only {torch.cuda.device_count()} GPU(s) visible")
-    if cfg == Config(): cfg = None
+    if cfg is not None and not cfg.given: cfg = None
     if protocol == "paper" and not resume and not (cfg or Config()).host_weights and not rank_distrib():
         notice("the paper's host starts from ImageNet weights (--host-weights resnet34_imagenet_1000_no_top.h5); "
                "this run's host starts from random init")
