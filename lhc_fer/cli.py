@@ -166,10 +166,13 @@ def main(argv=None): # arguments (default: sys.argv[1:])
     try:
         name = _command_of(argv)
         p = build_parser(name)
-        ns = p.parse_args(argv)
+        try: ns = p.parse_args(argv)
+        except SystemExit as e: return int(e.code or 0)                 # --help, --version, or a bad flag (said in one line)
         if not getattr(ns, "_name", None):
             sub = [a for a in argv if not a.startswith("-")]
-            if sub: p.parse_args(sub[:1] + ["--help"])
+            if sub:
+                try: p.parse_args(sub[:1] + ["--help"])
+                except SystemExit as e: return int(e.code or 0)
             p.print_help(); return 2
         f = resolve(ns._name)
         rc = _call(f, ns) if ns._name != "bench" else f(*ns.names)

@@ -16,8 +16,9 @@ import torch.nn.functional as F
 __all__ = ['EMOTIONS', 'PIXEL_RANGE', 'ATTENTIONS', 'WRITE_ERRORS', 'UMASK', 'TMP_SUFFIX', 'KIT_MARK', 'LOCK_ENV', 'PRECISIONS',
            'LhcFerError', 'Config', 'config_docs', 'default_device', 'seed_everything', 'scratch', 'notice',
            'write_error', 'atomic_path', 'mark_kit_dir', 'is_kit_dir', 'check_outputs', 'clean_stale', 'check_out_dir',
-           'prepare_out_dir', 'check_out_file', 'OutputSet', 'run_lock', 'eval_mode', 'hard_labels', 'class_names',
-           'model_device', 'as_batch', 'autocast_for', 'Compiled', 'compiled', 'face_image', 'upsample', 'save_figure']
+           'prepare_out_dir', 'check_out_file', 'OutputSet', 'csv_safe', 'run_lock', 'eval_mode', 'hard_labels',
+           'class_names', 'model_device', 'as_batch', 'autocast_for', 'Compiled', 'compiled', 'face_image', 'upsample',
+           'save_figure']
 
 # %% ../nbs/00_core.ipynb #5a02372f
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -187,10 +188,10 @@ def _umask() -> int:
     m = os.umask(0o022); os.umask(m)
     return m
 UMASK = _umask()
-TMP_SUFFIX = ".lhc-tmp"  # temporary files are .NAME.PID.RANDOM.lhc-tmp: a dead PID's leftovers can be removed
+TMP_SUFFIX = ".lhc-tmp"  # temporary files are .NAME.PID.RANDOM.lhc-tmp[.ext]: a dead PID's leftovers can be removed
 
-def _temp_for(path:Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent)
+def _temp_for(path:Path, keep_suffix:bool=False) -> Path: # keep_suffix: end in path's suffix (for writers that pick a format by it)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX + (path.suffix if keep_suffix else ""), dir=path.parent)
     os.close(fd)
     return Path(tmp)
 
@@ -250,7 +251,7 @@ def check_outputs(outputs:dict, # flag or role -> output path (file or folder), 
             if ro.is_relative_to(ri) and ri.is_dir(): raise LhcFerError(f"{flag} {o}: lies inside the input folder {p}; choose an output outside it")
 
 # %% ../nbs/00_core.ipynb #241bf7fd
-_TMP_RE = re.compile(r"^\..+\.(\d+)\.[^.]+" + re.escape(TMP_SUFFIX) + "$")
+_TMP_RE = re.compile(r"^\..+\.(\d+)\.[^.]+" + re.escape(TMP_SUFFIX) + r"(\.\w+)?$")
 
 def _alive(pid:int) -> bool:
     try: os.kill(pid, 0)
@@ -276,7 +277,8 @@ def check_out_dir(path, # the output folder
                   resume:bool=False, # the caller will continue what it holds
                   force:bool=False, # the caller will replace what it holds
                   owned=None, # name -> bool: entries the kit writes there (None: any entry of a kit folder)
-                  flag:str="--out" # how the user named it, for messages
+                  flag:str="--out", # how the user named it, for messages
+                  resumable:bool=True # whether the command can continue what the folder holds (--resume)
                  ) -> bool:
     "Check that `path` may be used as an output folder, writing nothing; True when it exists and holds results."
     path = Path(path)
@@ -284,11 +286,12 @@ def check_out_dir(path, # the output folder
     if not path.exists(): return False
     old = [q.name for q in path.iterdir() if q.name not in _QUIET and not _TMP_RE.match(q.name)]
     if not old: return False
-    if not is_kit_dir(path):
+    if not (is_kit_dir(path) or (owned is not None and all(owned(n) for n in old))):
         raise LhcFerError(f"{flag} {path}: folder exists, is not empty and was not written by lhc-fer "
                           f"({old[0]!r} ...); choose a new folder (--force replaces only lhc-fer's own folders)")
     if not (resume or force):
-        raise LhcFerError(f"{flag} {path}: folder exists and is not empty; pass --resume to continue it or --force to replace it")
+        raise LhcFerError(f"{flag} {path}: folder exists and is not empty; pass " +
+                          ("--resume to continue it or --force to replace it" if resumable else "--force to replace its files"))
     foreign = [n for n in old if owned is not None and not owned(n)]
     if force and not resume and foreign:
         raise LhcFerError(f"{flag} {path}: holds {foreign[0]!r}, which lhc-fer did not write; --force would delete it: "
@@ -330,11 +333,11 @@ class OutputSet:
     def __init__(self): self.items, self.made, self._old = [], [], None
 
     def path(self, final) -> Path: # a file the command will write
-        "A temporary path for `final` (its folder created, and removed again if the set fails)."
+        "A temporary path for `final`, ending in its suffix (its folder created, and removed again if the set fails)."
         final = Path(final)
         missing = [p for p in (final.parent, *final.parent.parents) if not p.exists()][::-1]
         try:
-            final.parent.mkdir(parents=True, exist_ok=True); self.made += missing; tmp = _temp_for(final)
+            final.parent.mkdir(parents=True, exist_ok=True); self.made += missing; tmp = _temp_for(final, keep_suffix=True)
         except OSError as e: raise write_error(e, final) from e
         self.items.append((tmp, final))
         return tmp
@@ -355,6 +358,16 @@ class OutputSet:
             for p in reversed(self.made): shutil.rmtree(p, True)
         if err is not None: raise err
         return False
+
+# %% ../nbs/00_core.ipynb #bb5466b8
+def csv_safe(df # a pandas DataFrame about to be written as CSV
+            ):
+    "A copy of `df` whose text cells cannot run as spreadsheet formulas (a leading `'` before = + - @ tab CR)."
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object or str(out[c].dtype).startswith(("string", "str")):
+            out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v)
+    return out
 
 # %% ../nbs/00_core.ipynb #706531f9
 LOCK_ENV = "LHC_FER_HELD_LOCK"  # a parent process that holds a run's lock for its children (torchrun) names the folder here

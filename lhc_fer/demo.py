@@ -8,7 +8,7 @@ import json, time
 from pathlib import Path
 import numpy as np
 import torch
-from .core import Config, LhcFerError, atomic_path, prepare_out_dir, save_figure
+from .core import Config, LhcFerError, atomic_path, check_out_dir, prepare_out_dir, save_figure
 from .data import synthetic_faces, write_fer2013_csv, load_fer
 from .models import load_model, lhc_modules
 from .train import train_fast
@@ -16,7 +16,7 @@ from .evaluate import evaluate, plot_history
 from .attention import capture_attention, plot_head_heatmaps
 
 # %% auto #0
-__all__ = ['DEMO_CONFIG', 'DEMO_FACES', 'attention_figure', 'demo', 'cli_demo']
+__all__ = ['DEMO_CONFIG', 'DEMO_FACES', 'DEMO_ENTRIES', 'attention_figure', 'demo', 'cli_demo']
 
 # %% ../nbs/16_demo.ipynb #08e3a98d
 DEMO_CONFIG = Config(img_size=48, width=0.25, heads=(4, 4, 4, 3, 1), emb=(16, 16, 8, 4, 4), epochs=10, bs=32,
@@ -39,6 +39,8 @@ def attention_figure(model, # a trained model holding LHC modules
     return name
 
 # %% ../nbs/16_demo.ipynb #1aeae188
+DEMO_ENTRIES = ("data", "run", "metrics.json", "confusion.png", "attention.png", "curves.png")  # what the demo writes
+
 def demo(out_dir="outputs/demo", # the demo's folder (replaced only with force)
          n:int=DEMO_FACES, # number of synthetic faces
          epochs:int=None, # host epochs (default: DEMO_CONFIG.epochs); the LHC stage gets a third
@@ -49,8 +51,9 @@ def demo(out_dir="outputs/demo", # the demo's folder (replaced only with force)
         ) -> dict:
     "Train a small host, then LHC-Net from it, on synthetic faces read through the FER2013 reader; write metrics and figures."
     t0 = time.time()
-    out = prepare_out_dir(out_dir, force=force)
-    cfg = (cfg or DEMO_CONFIG).replace(seed=seed, **({} if epochs is None else dict(epochs=epochs)))
+    cfg = (cfg or DEMO_CONFIG).replace(seed=seed, **({} if epochs is None else dict(epochs=epochs)))  # checked first
+    if n < 14: raise LhcFerError(f"--n {n}: the demo needs at least 14 faces (two of each class)")
+    out = prepare_out_dir(out_dir, force=force, kind="demo", owned=DEMO_ENTRIES.__contains__, flag="--out")
     say = print if verbose else (lambda *a, **k: None)
     faces = synthetic_faces(n, seed=seed)
     csv = out/"data"/"synthetic_fer2013.csv"

@@ -12,13 +12,16 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import EMOTIONS, LhcFerError, as_batch, atomic_path, class_names, eval_mode, hard_labels, model_device, save_figure
-from .models import load_run
+from .core import (EMOTIONS, LhcFerError, OutputSet, as_batch, check_out_file, check_outputs, class_names, eval_mode,
+                          hard_labels, model_device, save_figure)
+from .data import load_fer
+from .models import load_run, resolve_weights
+from .weights import file_sha256
 
 # %% auto #0
-__all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views', 'input_size',
-           'tta_views', 'tta_predict', 'classification_metrics', 'plot_confusion', 'run_histories', 'plot_history',
-           'split_probs', 'evaluate', 'interpret', 'cli_eval']
+__all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'EVAL_FILES', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views',
+           'input_size', 'tta_views', 'tta_predict', 'classification_metrics', 'plot_confusion', 'run_histories',
+           'plot_history', 'split_probs', 'evaluate', 'interpret', 'cli_eval']
 
 # %% ../nbs/06_evaluate.ipynb #d89e2f94
 REF_SIZE = 224     # the original's input side: view shifts are pixels at this size
@@ -250,23 +253,30 @@ def split_probs(model:nn.Module, # classifier returning logits
     return probs, y
 
 # %% ../nbs/06_evaluate.ipynb #66287435
+EVAL_FILES = ("metrics.json", "confusion.png")  # what `evaluate` writes into its folder
+
 def evaluate(model:nn.Module, # classifier returning logits
              data, # a `FerData`
              split:str|None="test", # which split to score (None: all)
              tta:str|None=None, # None/"none", "flip" or "paper"
              out_dir=None, # write metrics.json and confusion.png here (None: don't write)
-             bs:int=64 # images per forward pass
+             bs:int=64, # images per forward pass
+             force:bool=False, # replace metrics.json and confusion.png already in `out_dir`
+             weights=None # the checkpoint `model` came from: recorded in the metrics with its sha256
             ) -> dict:
     "Accuracy, macro-F1, per-class precision/recall and confusion matrix of `model` on a split (saved if `out_dir`)."
+    if out_dir is not None:                                               # refuse before the (long) scoring
+        for f in EVAL_FILES: check_out_file(Path(out_dir)/f, force, "--out")
     probs, y = split_probs(model, data, split, tta, bs)
     names = class_names(model, data, probs.shape[1])
     m = classification_metrics(y, probs.argmax(1), names)
     m.update(split=split or "all", tta=(tta or "none"), source=str(getattr(data, "source", "")))
+    if weights is not None: m.update(weights=str(Path(weights).resolve()), weights_sha256=file_sha256(weights))
     if out_dir is not None:
-        out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out / "metrics.json") as tmp: tmp.write_text(jsonlib.dumps(m, indent=2))
-        save_figure(plot_confusion(m["confusion"], names, title=f"{m['split']}: accuracy {m['accuracy']:.3f}, "
-                                f"macro-F1 {m['macro_f1']:.3f} (TTA {m['tta']})"), out / "confusion.png")
+        with OutputSet() as o:
+            o.path(Path(out_dir)/"metrics.json").write_text(jsonlib.dumps(m, indent=2))
+            save_figure(plot_confusion(m["confusion"], names, title=f"{m['split']}: accuracy {m['accuracy']:.3f}, "
+                                    f"macro-F1 {m['macro_f1']:.3f} (TTA {m['tta']})"), o.path(Path(out_dir)/"confusion.png"))
     return m
 
 # %% ../nbs/06_evaluate.ipynb #259e495f
@@ -286,16 +296,19 @@ def cli_eval(run:str, # run folder or model.safetensors
              data:str, # dataset: FER2013 csv, FER+ csv, image folder, labelled list, or synthetic[:N]
              split:str="test", # split to score: train, valid, test or all
              tta:str="none", # test-time augmentation: none, flip or paper
-             out:str=None # folder for metrics.json and confusion.png; not given: RUN/eval-SPLIT[-tta-TTA]
+             out:str=None, # folder for metrics.json and confusion.png; not given: RUN/eval-SPLIT[-tta-TTA]
+             force:bool=False # replace the metrics.json and confusion.png of an earlier evaluation there
             ):
     "Evaluate a trained model on a dataset split and write metrics.json and confusion.png."
-    from lhc_fer.data import load_fer
     tta_views(tta)                                                        # fail early on a bad choice
-    w, model = load_run(run)
-    ds = load_fer(data)
+    w = resolve_weights(run)
     if out is None:
         base = Path(run) if Path(run).is_dir() else w.parent
         out = base / (f"eval-{split}" + (f"-tta-{tta}" if tta != "none" else ""))
-    m = evaluate(model, ds, None if split == "all" else split, tta, out_dir=out)
+    check_outputs({"--out": out}, [data, w, w.with_suffix(".json")])
+    for f in EVAL_FILES: check_out_file(Path(out)/f, force, "--out")
+    ds = load_fer(data)
+    _, model = load_run(w)
+    m = evaluate(model, ds, None if split == "all" else split, tta, out_dir=out, force=force, weights=w)
     print(f"model: {w}\n{m['split']}: {m['n']} faces  accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  (TTA {m['tta']})")
     print(f"wrote {Path(out) / 'metrics.json'} and {Path(out) / 'confusion.png'}")

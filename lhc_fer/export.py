@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-from .core import LhcFerError, atomic_path, class_names, eval_mode, model_device
+from .core import LhcFerError, atomic_path, check_out_file, check_outputs, class_names, eval_mode, model_device
 from .data import FACE_SIZE
 from .evaluate import input_size
-from .models import load_run
+from .models import load_run, resolve_weights
 
 # %% auto #0
 __all__ = ['export_onnx', 'onnx_max_error', 'cli_export']
@@ -62,9 +62,9 @@ def cli_export(weights:str=None, # model.safetensors or run folder to export
               ):
     "Export a trained model to ONNX and check it with onnxruntime against PyTorch."
     if not weights or not onnx: raise LhcFerError("export: pass --weights RUN/model.safetensors and --onnx FILE.onnx")
-    onnx = Path(onnx)
-    if onnx.exists() and not force: raise LhcFerError(f"{onnx}: exists; pass --force to replace it")
-    w, model = load_run(weights)
+    onnx, w = check_out_file(onnx, force, "--onnx"), resolve_weights(weights)
+    check_outputs({"--onnx": onnx}, [w, w.with_suffix(".json")])
+    w, model = load_run(w)
     export_onnx(model, onnx)
     err = onnx_max_error(model, onnx)
     print(f"wrote {onnx} from {w}: input pixels (B, 1, {FACE_SIZE}, {FACE_SIZE}) float 0-255 -> logits; "

@@ -14,10 +14,11 @@ import torch
 import torch.nn as nn
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # read at OpenCV's first video call: FFmpeg's own lines would break one-line errors
 import cv2
-from .core import LhcFerError, atomic_path, autocast_for, class_names, compiled, model_device, notice, save_figure, write_error
+from .core import (KIT_MARK, PRECISIONS, LhcFerError, OutputSet, autocast_for, check_out_dir, check_out_file, check_outputs, class_names,
+                          compiled, csv_safe, model_device, notice, save_figure)
 from .data import FACE_SIZE, IMAGE_EXTS, read_image, resize_face, to_gray
 from .evaluate import tta_predict, tta_views
-from .models import load_run
+from .models import load_run, resolve_weights
 
 # %% auto #0
 __all__ = ['DETECTORS', 'VIDEO_EXTS', 'detect_faces', 'crop_face', 'whole_face', 'mtcnn_faces', 'face_detector', 'find_faces',
@@ -286,28 +287,14 @@ def _frame(rows, classes, video=False) -> pd.DataFrame:
     return df.astype({c: "Int64" for c in ("frame", "id", "face", "x", "y", "w", "h") if c in cols})
 
 # %% ../nbs/07_faces.ipynb #4f15545c
-def _out_file(path, force):
-    "`path` as an output file: an existing one needs `force`."
-    path = Path(path)
-    if path.is_dir(): raise LhcFerError(f"{path}: is a folder; expected a file to write")
-    if path.exists() and not force: raise LhcFerError(f"{path}: exists; pass force (--force) to overwrite it")
-    return path
-
-def _out_dir(path, force):
-    "`path` as an output folder: an existing non-empty one needs `force` (files in it are then overwritten)."
-    path = Path(path)
-    if path.exists() and not path.is_dir(): raise LhcFerError(f"{path}: exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not force:
-        raise LhcFerError(f"{path}: folder exists and is not empty; pass force (--force) to write into it")
-    try: path.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise write_error(e, path) from e
-    return path
-
-def _write_image(path, rgb):
-    "Write an RGB image atomically, in the format of `path`'s suffix."
+def _write_image(path, # the final file (its suffix picks the format)
+                 rgb, # (H, W, 3) uint8 image
+                 outputs:OutputSet # the set it joins
+                ):
+    "Encode an RGB image in the format of `path`'s suffix, into a temporary file of `outputs`."
     ok, buf = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok: raise LhcFerError(f"{path}: OpenCV cannot write {path.suffix} images")
-    with atomic_path(path) as tmp: tmp.write_bytes(buf.tobytes())
+    outputs.path(path).write_bytes(buf.tobytes())
 
 # %% ../nbs/07_faces.ipynb #4f43827e
 _WRITABLE = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -323,18 +310,24 @@ def predict_media(model:nn.Module, # classifier returning logits, on its device
                   precision:str="auto", # "auto" (fp32 on the CPU, fp16 on CUDA), "fp32", "bf16" or "fp16"
                   compile:bool=False, # run the model through torch.compile (a minute's compile, then faster batches)
                   annotate=None, # folder for copies with boxes and labels (a single video: may be a .mp4/.avi file)
-                  force:bool=False, # write into an existing non-empty `annotate` folder / over an existing video
+                  force:bool=False, # write into an `annotate` folder written before / over an existing video
+                  outputs:OutputSet=None, # the set the annotated files join (None: their own, landing at the end)
                   **video # for videos: `every`, `smooth`, `iou`, `progress` (see `predict_video`)
                  ) -> pd.DataFrame:
     "One row per face in every image and video frame: box, softmax probability per class, top class, status."
+    if outputs is None:
+        with OutputSet() as outs: return predict_media(model, paths, detector, largest, min_face, whole_image, tta, bs,
+                                                       precision, compile, annotate, force, outs, **video)
     files, detector = media_files(paths), face_detector(detector)
     vids = [f for f in files if f.suffix.lower() in VIDEO_EXTS]
     ann = Path(annotate) if annotate is not None else None
+    check_outputs({"--annotate": ann}, [*files, *[p for p in ([paths] if isinstance(paths, (str, Path)) else paths) if Path(p).is_dir()]])
     if ann is not None and ann.suffix.lower() in VIDEO_EXTS:
         if files != vids or len(vids) != 1:
             raise LhcFerError(f"{ann}: annotating to a video file needs exactly one input video; give a folder for several inputs")
-        _out_file(ann, force)
-    elif ann is not None: _out_dir(ann, force)
+        check_out_file(ann, force, "--annotate")
+    elif ann is not None:
+        check_out_dir(ann, force=force, flag="--annotate", resumable=False); outputs.path(ann/KIT_MARK).write_text('{"kind": "predict"}\n')
     imgs = [f for f in files if f.suffix.lower() not in VIDEO_EXTS]
     root = Path(os.path.commonpath([str(f.resolve().parent) for f in imgs])) if imgs else None
     classes, frames = None, []
@@ -352,13 +345,13 @@ def predict_media(model:nn.Module, # classifier returning logits, on its device
             rel = r["file"].resolve().relative_to(root)
             out = ann / (rel if rel.suffix.lower() in _WRITABLE else rel.with_name(rel.name + ".png"))
             labels = [f"{x['top']} {x['prob']:.2f}" for x in new] if r["probs"] is not None else ["no face"]
-            _write_image(out, draw_faces(r["img"], r["boxes"] or [None], labels))
+            _write_image(out, draw_faces(r["img"], r["boxes"] or [None], labels), outputs)
     classes = classes or _classes(model)
     df = _frame(rows, classes)
     for v in vids:
         vann = None if ann is None else ann if ann.suffix.lower() in VIDEO_EXTS else ann / (v.stem + ".mp4")
         try: frames.append(predict_video(model, v, detector, largest, min_face, tta, bs, precision, compile,
-                                         annotate=vann, force=force, **video))
+                                         annotate=vann, force=force, outputs=outputs, **video))
         except LhcFerError as e: frames.append(_frame([dict(file=str(v), status="error", note=str(e))], classes, True))
     if not frames: return df
     out = pd.concat([x for x in [df] + frames if len(x)], ignore_index=True)
@@ -449,14 +442,19 @@ def predict_video(model:nn.Module, # classifier returning logits, on its device
                   iou:float=0.3, # least box overlap for a face to keep its id
                   annotate=None, # write a copy with boxes, ids and labels to this .mp4 (mp4v) or .avi (MJPG)
                   force:bool=False, # overwrite an existing `annotate` file
-                  progress:bool=True # show progress and frames/s
+                  progress:bool=True, # show progress and frames/s
+                  outputs:OutputSet=None # the set the annotated video joins (None: its own)
                  ) -> pd.DataFrame:
     "One row per face per analysed frame: frame, time, track id, box, (smoothed) softmax probabilities, top class."
     if every < 1: raise LhcFerError(f"predict_video: every={every}; expected a whole number >= 1")
     if not 0 <= smooth < 1: raise LhcFerError(f"predict_video: smooth={smooth}; expected 0 <= smooth < 1")
+    if outputs is None and annotate is not None:
+        with OutputSet() as outs: return predict_video(model, path, detector, largest, min_face, tta, bs, precision, compile,
+                                                       every, smooth, iou, annotate, force, progress, outs)
+    out = check_out_file(annotate, force, "--annotate") if annotate is not None else None
+    check_outputs({"--annotate": out}, [path])
     info, frames, detector = *read_video(path), face_detector(detector)
     classes, track, ema, rows, shown, labels, where = None, IouTracker(iou), {}, [], [], [], str(path)
-    out = _out_file(annotate, force) if annotate is not None else None
     def recs():
         for i, img in _progress(frames, info["frames"], where, progress):
             r = dict(i=i, img=img if out else None, boxes=[], crops=[], status="skipped", note="")
@@ -466,8 +464,7 @@ def predict_video(model:nn.Module, # classifier returning logits, on its device
             yield r
     with contextlib.ExitStack() as stack:
         if out is not None:
-            tmp = stack.enter_context(atomic_path(out)); vid = tmp.with_name(tmp.name + out.suffix)
-            stack.callback(lambda: vid.exists() and vid.unlink())
+            vid = outputs.path(out)                                           # ends in out's suffix: OpenCV picks the container by it
             fourcc = cv2.VideoWriter_fourcc(*("MJPG" if out.suffix.lower() == ".avi" else "mp4v"))
             w = cv2.VideoWriter(str(vid), fourcc, info["fps"], (info["width"], info["height"]))
             if not w.isOpened(): raise LhcFerError(f"{out}: OpenCV cannot write this video (use .mp4 or .avi)")
@@ -487,8 +484,7 @@ def predict_video(model:nn.Module, # classifier returning logits, on its device
                 labels = [f"#{x['id']} {x['top']} {x['prob']:.2f}" for x in new if "x" in x]
             if out is not None:
                 w.write(cv2.cvtColor(draw_faces(r["img"], shown, labels) if shown else r["img"], cv2.COLOR_RGB2BGR))
-        if out is not None:
-            w.release(); os.replace(vid, tmp)
+        if out is not None: w.release()
     return _frame(rows, classes or _classes(model), video=True)
 
 # %% ../nbs/07_faces.ipynb #711b16d1
@@ -558,22 +554,32 @@ def cli_predict(*inputs:str, # photos, folders (searched recursively), glob patt
                ):
     "Predict the expression (softmax probabilities) of every face in photos, folders and videos."
     if not weights: raise LhcFerError("predict: pass --weights RUN/model.safetensors (or a run folder)")
-    for p in (csv, json_file, timeline):
-        if p: _out_file(p, force)
+    given = dict(bs=bs, min_face=min_face, every=every, smooth=smooth, precision=precision, detector=detector)
+    for name, ok, want in (("bs", bs >= 1, "a positive number of faces per batch"), ("min_face", min_face >= 0, "0 or more pixels"),
+                           ("every", every >= 1, "a whole number >= 1"), ("smooth", 0 <= smooth < 1, "0 <= smooth < 1"),
+                           ("precision", precision in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
+                           ("detector", detector in DETECTORS, "one of " + ", ".join(DETECTORS))):
+        if not ok: raise LhcFerError(f"--{name.replace('_', '-')} {given[name]}: expected {want}")
+    tta_views(tta)
+    outs = {"--csv": csv, "--json-file": json_file, "--timeline": timeline, "--annotate": annotate}
+    for flag, p in list(outs.items())[:3]:
+        if p: check_out_file(p, force, flag)
+    w = resolve_weights(weights)
+    check_outputs(outs, [*media_files(list(inputs)), *[p for p in inputs if Path(p).is_dir()], w, w.with_suffix(".json")])
     w, model = load_run(weights)
-    df = predict_media(model, list(inputs), detector=detector, largest=largest, min_face=min_face, whole_image=whole_image, tta=tta, bs=bs,
-                       precision=precision, compile=compile, annotate=annotate, force=force, every=every, smooth=smooth)
-    classes = list(df.columns[df.columns.get_loc("h") + 1:df.columns.get_loc("top")])
-    if csv:
-        with atomic_path(csv) as tmp: df.to_csv(tmp, index=False)
-    if json_file:
-        with atomic_path(json_file) as tmp: df.to_json(tmp, orient="records", indent=1)
-    got = df.groupby("file", sort=False).status.agg(lambda s: s.isin(["ok", "whole image"]).any())
-    bad = [df[df.file == f].note.iloc[0] or f"{f}: no face found in any frame" for f in got.index[~got]]
-    if not got.any(): raise LhcFerError(bad[0] + (f" (and {len(bad) - 1} more files without a prediction)" if len(bad) > 1 else ""))
+    with OutputSet() as o:
+        df = predict_media(model, list(inputs), detector=detector, largest=largest, min_face=min_face, whole_image=whole_image,
+                           tta=tta, bs=bs, precision=precision, compile=compile, annotate=annotate, force=force, outputs=o,
+                           every=every, smooth=smooth)
+        classes = list(df.columns[df.columns.get_loc("h") + 1:df.columns.get_loc("top")])
+        got = df.groupby("file", sort=False).status.agg(lambda s: s.isin(["ok", "whole image"]).any())
+        bad = [df[df.file == f].note.iloc[0] or f"{f}: no face found in any frame" for f in got.index[~got]]
+        if not got.any(): raise LhcFerError(bad[0] + (f" (and {len(bad) - 1} more files without a prediction)" if len(bad) > 1 else ""))
+        if csv: csv_safe(df).to_csv(o.path(csv), index=False)
+        if json_file: df.to_json(o.path(json_file), orient="records", indent=1)
+        if timeline and "id" in df and df.id.notna().any(): plot_timeline(df, save=o.path(timeline))
     for m in bad: notice(m)
-    if timeline and "id" in df and df.id.notna().any(): plot_timeline(df, save=timeline)
-    elif timeline: notice(f"{timeline}: not written; a timeline needs a face tracked in a video")
+    if timeline and not ("id" in df and df.id.notna().any()): notice(f"{timeline}: not written; a timeline needs a face tracked in a video")
     ok = df[df.status.isin(["ok", "whole image"])]
     if json: print(jsonlib.dumps(_json_faces(df, classes), indent=1)); return
     pics = ok[ok["frame"].isna()] if "frame" in ok else ok

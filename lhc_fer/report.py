@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import torch
-from .core import LhcFerError, as_batch, atomic_path, class_names, seed_everything
-from .models import lhc_modules, load_run
+from .core import KIT_MARK, LhcFerError, as_batch, atomic_path, check_outputs, class_names, is_kit_dir, seed_everything
+from .models import lhc_modules, load_run, resolve_weights
 
 # %% auto #0
 __all__ = ['EXPLAIN', 'STAT_COLS', 'SECTIONS', 'CSS', 'figure_html', 'table_html', 'build_report', 'cli_report']
@@ -145,12 +145,15 @@ def build_report(model, # a classifier (with or without LHC modules)
     out = Path(out); files = out.with_name(out.stem + "_files")
     if not force and (out.exists() or files.exists()):
         raise LhcFerError(f"{out if out.exists() else files}: exists; pass force (--force) to replace the report")
+    if out.is_dir(): raise LhcFerError(f"--out {out}: is a folder; expected the report's .html file")
+    if files.exists() and not (files.is_dir() and is_kit_dir(files)):
+        raise LhcFerError(f"{files}: exists and was not written by lhc-fer; --force replaces only a report's own figures folder")
     faces = data.subset(split) if split in set(np.asarray(data.split).tolist()) else None
     if faces is None or len(faces) == 0:
         raise LhcFerError(f"{getattr(data, 'source', 'data')}: no {split!r} faces; splits present: {sorted(set(np.asarray(data.split).tolist()))}")
     if n < 1: raise LhcFerError(f"n={n}: expected a positive number of faces")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{files.name}.", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{files.name}.", dir=out.parent)); (tmp/KIT_MARK).write_text('{"kind": "report"}\n')
     sub = faces.subset(np.arange(min(n, len(faces))))
     c = SimpleNamespace(model=model.eval(), data=data, split=split, faces=faces, sub=sub, run=run, folder=tmp,
                         classes=class_names(model, data, None if getattr(data, "classes", None) else 7),
@@ -182,7 +185,9 @@ def cli_report(run:str, # run folder or model.safetensors
               ):
     "Write a standalone HTML report of a trained run: evaluation, training curves, attention and explanations."
     from lhc_fer.data import load_fer
-    w, model = load_run(run)
+    w, out = resolve_weights(run), Path(out)
+    check_outputs({"--out": out, "--out (figures)": out.with_name(out.stem + "_files")}, [data, w, w.with_suffix(".json")])
+    w, model = load_run(w)
     ds = load_fer(data)
     p = build_report(model, ds, out, split, n, run=run if Path(run).is_dir() else None, force=force)
     print(f"model: {w}\nwrote {p} (figures as PNG and SVG in {p.with_name(p.stem + '_files')})")

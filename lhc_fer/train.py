@@ -504,6 +504,8 @@ def run_folder(out_dir, # the run folder
               ):
     "The run folder, checked first, then locked for this process (rank 0 of a distributed run) and prepared."
     check_outputs({"--out": out_dir}, inputs)
+    if not rank_distrib() and (Path(out_dir)/".lock").exists():
+        with run_lock(out_dir): pass                                     # a busy folder is said first, whatever else is wrong
     if not rank_distrib(): check_out_dir(out_dir, resume, force, run_owned)
     with (run_lock(out_dir) if not rank_distrib() else nullcontext()):
         yield prepare_out_dir(out_dir, resume=resume, force=force, owned=run_owned)

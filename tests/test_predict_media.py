@@ -105,7 +105,7 @@ def test_folder_glob_and_a_truncated_image(weights, tmp_path, capsys):
     assert sorted(p.relative_to(tmp_path/"ann").as_posix() for p in (tmp_path/"ann").rglob("*.png")) == \
         ["album/a.png", "album/deep/b.png", "more/c.png", "more/coffee.png"]
     assert main(["predict", str(tmp_path/"album"), "--weights", str(weights), "--annotate", str(tmp_path/"ann")]) == 2
-    assert "ann: folder exists and is not empty; pass force (--force)" in capsys.readouterr().err
+    assert "ann: folder exists and is not empty; pass --force" in capsys.readouterr().err
     assert main(["predict", str(tmp_path/"album"), "--weights", str(weights), "--annotate", str(tmp_path/"ann"), "--force"]) == 0
 
 def hand_probs(m, row):
@@ -142,7 +142,7 @@ def test_bad_inputs_are_one_line_errors(weights, tmp_path, capsys):
         assert one_line(err) and msg in err, err
     (tmp_path/"x.csv").write_text("old")
     assert main(["predict", str(tmp_path/"gone.png"), "--weights", str(weights), "--csv", str(tmp_path/"x.csv")]) == 2
-    assert "x.csv: exists; pass force (--force)" in capsys.readouterr().err and (tmp_path/"x.csv").read_text() == "old"
+    assert "x.csv: exists; pass --force" in capsys.readouterr().err and (tmp_path/"x.csv").read_text() == "old"
 
 def test_json_file_rows(weights, tmp_path):
     write_rgb(tmp_path/"a.png", astronaut())

@@ -51,8 +51,11 @@ def test_run_folder_never_overwritten(csv, tmp_path, capsys):
     assert main(args + ["--resume"]) == 0  # finished: nothing retrains, nothing is rewritten but the summary
     assert {f: (f.read_bytes(), f.stat().st_mtime_ns) for f in files} == before
     (run/"note.txt").write_text("mine")
+    assert main(args + ["--force"]) == 2                       # --force never deletes a file the kit did not write
+    assert "'note.txt', which lhc-fer did not write" in capsys.readouterr().err and (run/"note.txt").read_text() == "mine"
+    (run/"note.txt").unlink()
     assert main(args + ["--force"]) == 0
-    assert not (run/"note.txt").exists() and (run/"lhc"/"metrics.json").exists()
+    assert (run/"lhc"/"metrics.json").exists()
     assert main(["train", csv, "--protocol", "fast", "--out", str(run), "--epochs", "1", "--seed", "5", "--resume"]) == 2
     assert "different Config" in capsys.readouterr().err
 

@@ -38,6 +38,12 @@ OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $BIN/nbdev-test --n-workers 2 --timing
 done_step
 
 step "4/5 pytest tests/ (browser tests in step 5)"
+# the study tests start a real PostgreSQL server (Debian's package; its binaries live in /usr/lib/postgresql/*/bin)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "installing postgresql (apt-get)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
 set +e; $BIN/pytest tests/ --ignore=tests/browser -q; rc=$?; set -e
 if [ $rc -eq 5 ]; then echo "FAIL: pytest collected no tests"; exit 1; fi
 [ $rc -eq 0 ] || exit $rc
