@@ -142,7 +142,8 @@ def plot_head_heatmaps(maps:AttentionMaps, # one module's captured attention
                        cluster:bool=False, # reorder channels by hierarchical clustering (same order in every panel)
                        heads=None,         # which heads to draw (default all)
                        robust:bool=True,   # top of the colour scale at the 99th percentile (else the maximum)
-                       save=None           # path to write (.png/.svg/.pdf)
+                       save=None,          # path to write (.png/.svg/.pdf)
+                       title=None          # the figure's title (default: the module's name); say which face and class
                       ):
     "Grid of C x C attention heatmaps, one panel per head, on one shared colour scale."
     _check_idx(maps, idx, "plot_head_heatmaps")
@@ -162,7 +163,7 @@ def plot_head_heatmaps(maps:AttentionMaps, # one module's captured attention
         ax.tick_params(labelsize=6)
     fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, vmax), "magma"), ax=axs, shrink=0.8,
                  label="attention weight" + (" (99th pct. = top)" if robust else ""))
-    fig.suptitle(f"{maps.name}: channel attention per head" + (" (clustered)" if cluster else ""), fontsize=10)
+    fig.suptitle(title or f"{maps.name}: channel attention per head" + (" (clustered)" if cluster else ""), fontsize=10)
     return save_figure(fig, save)
 
 # %% ../nbs/09_attention.ipynb #90c66a9e

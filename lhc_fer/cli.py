@@ -4,16 +4,16 @@
 
 # %% ../nbs/15_cli.ipynb #df05f2ac
 from __future__ import annotations
-import argparse, importlib, inspect, os, subprocess, sys, time, traceback, warnings
-from dataclasses import fields
+import argparse, ast, importlib, importlib.util, inspect, io, os, subprocess, sys, time, tokenize, traceback, warnings
+from dataclasses import dataclass, fields
 from pathlib import Path
-from fastcore.docments import docments
 import lhc_fer
-from .core import Config, LhcFerError, config_docs, write_error
+from .config import Config, LhcFerError, config_docs, write_error
 
 # %% auto #0
-__all__ = ['COMMANDS', 'resolve', 'add_config_flags', 'config_from_args', 'add_signature_flags', 'bench_dir', 'cli_bench',
-           'OneLineParser', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'EXTRAS', 'EMPTY', 'DEPRECATED', 'resolve', 'add_config_flags', 'config_from_args', 'Param',
+           'command_params', 'add_signature_flags', 'bench_dir', 'cli_bench', 'OneLineParser', 'build_parser',
+           'deprecated_spelling', 'main']
 
 # %% ../nbs/15_cli.ipynb #29bb079c
 COMMANDS = {
@@ -31,13 +31,18 @@ COMMANDS = {
 }
 
 # %% ../nbs/15_cli.ipynb #e76d3f28
+EXTRAS = dict(ipywidgets="explorer", voila="explorer", jupyterlab="explorer", IPython="explorer", jupyter_core="explorer",
+              onnx="export", onnxscript="export", onnxruntime="export", psycopg="study", optuna_dashboard="study")  # package -> extra
+
 def resolve(name:str): # a subcommand name such as "data check"
-    "The function behind subcommand `name`."
+    "The function behind subcommand `name`; a missing optional package is one line naming the extra to install."
     if name not in COMMANDS: raise LhcFerError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
     mod, fn = COMMANDS[name][0].split(":")
     try: f = getattr(importlib.import_module(mod), fn, None)
     except ModuleNotFoundError as e:
-        if not e.name.startswith("lhc_fer"): raise
+        top = (e.name or "").split(".")[0]
+        if top in EXTRAS: raise LhcFerError(f"lhc-fer {name}: needs {top}; install it with pip install 'lhc-fer[{EXTRAS[top]}]'") from e
+        if not top.startswith("lhc_fer"): raise
         f = None
     if f is None: raise LhcFerError(f"lhc-fer {name}: not available in this version ({mod}.{fn} is missing)")
     return f
@@ -72,18 +77,56 @@ def config_from_args(ns) -> Config:
     return cfg.replace(**kw) if kw else cfg
 
 # %% ../nbs/15_cli.ipynb #4a7322a2
-def add_signature_flags(p:argparse.ArgumentParser, f): # parser to extend; function whose parameters become flags
-    "Add an argument per parameter of `f`: positional when it has no default, `--switch` for bools."
-    docs = docments(f)
-    for n, prm in inspect.signature(f).parameters.items():
-        if n == "cfg": add_config_flags(p); continue
-        h, ann, d = docs.get(n), prm.annotation, prm.default
-        typ = ann if ann in (int, float, str) else (type(d) if d not in (None, inspect.Parameter.empty) else str)
-        if prm.kind is prm.VAR_POSITIONAL: p.add_argument(n, nargs="+", help=h, type=typ if typ is not bool else str)
-        elif d is inspect.Parameter.empty: p.add_argument(n, help=h, type=typ)
-        elif isinstance(d, bool) or ann is bool:
-            p.add_argument("--" + n.replace("_", "-"), dest=n, action="store_true", default=bool(d), help=h)
-        else: p.add_argument("--" + n.replace("_", "-"), dest=n, default=d, type=typ, help=f"{h} (default: {d})")
+EMPTY = inspect.Parameter.empty
+
+@dataclass
+class Param:
+    "One parameter of a command's function, as its source declares it."
+    name: str; kind: str; default: object = EMPTY; ann: str = ""; doc: str|None = None  # kind: "pos", "var" (*args) or "kw"
+    @property
+    def choices(self): # the values of a `Literal[...]` annotation, else None
+        t = ast.parse(self.ann, mode="eval").body if self.ann else None
+        if isinstance(t, ast.Subscript) and ast.unparse(t.value).endswith("Literal"):
+            return tuple(ast.literal_eval(e) for e in (t.slice.elts if isinstance(t.slice, ast.Tuple) else [t.slice]))
+
+# %% ../nbs/15_cli.ipynb #d3b9f9b9
+def command_params(name:str # a subcommand name such as "data check"
+                  ) -> list:
+    "The `Param`s of subcommand `name`'s function, read from its module's source without importing it."
+    mod, fn = COMMANDS[name][0].split(":")
+    spec = importlib.util.find_spec(mod)
+    if spec is None or not spec.origin: raise LhcFerError(f"lhc-fer {name}: not available in this version ({mod} is missing)")
+    src = Path(spec.origin).read_text()
+    node = next((n for n in ast.parse(src).body if isinstance(n, ast.FunctionDef) and n.name == fn), None)
+    if node is None: raise LhcFerError(f"lhc-fer {name}: not available in this version ({mod}.{fn} is missing)")
+    notes = {t.start[0]: t.string.lstrip("#").strip() for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
+    a, out = node.args, []
+    pos = a.posonlyargs + a.args
+    for arg, d in zip(pos, [None] * (len(pos) - len(a.defaults)) + a.defaults):
+        out.append(Param(arg.arg, "pos", EMPTY if d is None else ast.literal_eval(d), ast.unparse(arg.annotation) if arg.annotation else "", notes.get(arg.lineno)))
+    if a.vararg: out.append(Param(a.vararg.arg, "var", EMPTY, ast.unparse(a.vararg.annotation) if a.vararg.annotation else "", notes.get(a.vararg.lineno)))
+    for arg, d in zip(a.kwonlyargs, a.kw_defaults):
+        out.append(Param(arg.arg, "kw", EMPTY if d is None else ast.literal_eval(d), ast.unparse(arg.annotation) if arg.annotation else "", notes.get(arg.lineno)))
+    return out
+
+# %% ../nbs/15_cli.ipynb #acce9cc2
+def _type(q:Param):
+    t = q.ann.split("|")[0].strip()
+    return dict(int=int, float=float, str=str).get(t) or (type(q.default) if q.default not in (None, EMPTY) else str)
+
+def add_signature_flags(p:argparse.ArgumentParser, params:list): # parser to extend; the command's `command_params`
+    "Add an argument per parameter: positional without a default (`model` too), `--switch` for bools, choices, required flags."
+    for q in params:
+        if q.name == "cfg": add_config_flags(p); continue
+        h, flag, kw = q.doc, "--" + q.name.replace("_", "-"), dict(choices=q.choices) if q.choices else {}
+        shown = "" if q.default in (None, EMPTY) or (h and "(default" in h) else f" (default: {q.default})"
+        if q.kind == "var": p.add_argument(q.name, nargs="*", help=h, type=_type(q), **kw)
+        elif q.name == "model" and q.kind == "pos": p.add_argument(q.name, nargs=None if q.default is EMPTY else "?", help=h, default=None if q.default is EMPTY else q.default)
+        elif q.default is EMPTY and q.kind == "pos": p.add_argument(q.name, help=h, type=_type(q), **kw)
+        elif q.default is EMPTY: p.add_argument(flag, dest=q.name, required=True, help=h, type=_type(q), **kw)
+        elif isinstance(q.default, bool) or q.ann == "bool":
+            p.add_argument(flag, dest=q.name, action="store_true", default=bool(q.default), help=h)
+        else: p.add_argument(flag, dest=q.name, default=q.default, type=_type(q), help=f"{h}{shown}", **kw)
 
 def _call(f, ns):
     "Call `f` with the parsed namespace (`cfg` built from the Config flags)."
@@ -145,7 +188,7 @@ def build_parser(command:str|None=None) -> argparse.ArgumentParser: # build the 
         sp.set_defaults(_name=name)
         if name == command:
             if name == "bench": sp.add_argument("names", nargs="*", help="benchmark names (bench/NAME.py); none runs all")
-            else: add_signature_flags(sp, resolve(name))
+            else: add_signature_flags(sp, command_params(name))
     return p
 
 # %% ../nbs/15_cli.ipynb #20feb3a1
@@ -157,6 +200,19 @@ def _command_of(argv):
         if words[:k] == n.split(): return n
     return None
 
+DEPRECATED = {"predict": "--weights", "export": "--weights"}  # command -> its old model flag (the model is now the first positional)
+
+def deprecated_spelling(argv:list, name:str|None) -> list: # the arguments; the command they select
+    "`argv` with an old spelling rewritten, said in one line: `CMD ... --weights MODEL` becomes `CMD MODEL ...`."
+    flag = DEPRECATED.get(name)
+    hit = next((i for i, a in enumerate(argv) if a == flag or a.startswith(f"{flag}=")), None) if flag else None
+    if hit is None or (argv[hit] == flag and hit + 1 >= len(argv)): return argv
+    v = argv[hit].split("=", 1)[1] if "=" in argv[hit] else argv[hit + 1]
+    rest = argv[:hit] + argv[hit + (1 if "=" in argv[hit] else 2):]
+    at = rest.index(name.split()[-1]) + 1
+    print(f"lhc-fer: {flag} is deprecated; give the model first: lhc-fer {name} MODEL ...", file=sys.stderr)
+    return rest[:at] + [v] + rest[at:]
+
 def main(argv=None): # arguments (default: sys.argv[1:])
     "Entry point of the `lhc-fer` command."
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -165,6 +221,7 @@ def main(argv=None): # arguments (default: sys.argv[1:])
     if not debug: warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*is deprecated", category=FutureWarning)
     try:
         name = _command_of(argv)
+        argv = deprecated_spelling(argv, name)
         p = build_parser(name)
         try: ns = p.parse_args(argv)
         except SystemExit as e: return int(e.code or 0)                 # --help, --version, or a bad flag (said in one line)

@@ -35,7 +35,10 @@ def attention_figure(model, # a trained model holding LHC modules
     i = int(np.flatnonzero(np.asarray(data.split) == split)[0])
     x = torch.as_tensor(data.images[i:i + 1], dtype=torch.float32)[:, None]  # (1, 1, 48, 48)
     maps = capture_attention(model.eval(), x)
-    plot_head_heatmaps(maps[name], save=path)
+    with torch.no_grad(): pred = int(model(x).argmax(-1))
+    names = tuple(data.classes)
+    plot_head_heatmaps(maps[name], save=path, title=f"{name}: channel attention per head on {split} face {i + 1} "
+                       f"(true {names[int(data.labels[i])]}, predicted {names[pred]})")
     return name
 
 # %% ../nbs/16_demo.ipynb #1aeae188
@@ -58,7 +61,7 @@ def demo(out_dir="outputs/demo", # the demo's folder (replaced only with force)
     faces = synthetic_faces(n, seed=seed)
     csv = out/"data"/"synthetic_fer2013.csv"
     write_fer2013_csv(faces, csv)
-    data = load_fer(csv)
+    data = load_fer(csv); data.source = f"synthetic:{n} ({csv})"        # the run records that its faces are synthetic
     say(f"data: {len(data)} synthetic faces written to {csv} and read back with the FER2013 reader")
     train_fast(data, out/"run", cfg, checkpoint=False)  # no per-epoch resume checkpoints (hundreds of MB each)
     model = load_model(out/"run"/"model.safetensors").eval()
@@ -77,8 +80,8 @@ def demo(out_dir="outputs/demo", # the demo's folder (replaced only with force)
 # %% ../nbs/16_demo.ipynb #85736464
 def cli_demo(out:str="outputs/demo", # folder for metrics.json, confusion.png, attention.png, curves.png, data/ and run/
              force:bool=False, # replace an existing non-empty folder
-             n:int=DEMO_FACES, # number of synthetic faces
-             epochs:int=DEMO_CONFIG.epochs, # host epochs (the LHC stage gets a third)
+             n:int=4000, # number of synthetic faces (the demo's DEMO_FACES)
+             epochs:int=10, # host epochs (the LHC stage gets a third; DEMO_CONFIG.epochs)
              seed:int=0): # seed of the faces and the training
     "Train a small host, then LHC-Net from it, on synthetic faces; write outputs/demo (prints the test accuracy)."
     demo(out, n=n, epochs=epochs, force=force, seed=seed)

@@ -4,16 +4,17 @@
 
 # %% ../nbs/06_evaluate.ipynb #5aef12a5
 from __future__ import annotations
-import json as jsonlib, math
+import json as jsonlib, math, textwrap
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import (EMOTIONS, LhcFerError, OutputSet, as_batch, check_out_file, check_outputs, class_names, eval_mode,
-                          hard_labels, model_device, save_figure)
+from .core import (EMOTION_COLORS, EMOTIONS, LhcFerError, OutputSet, as_batch, check_out_file, check_outputs, class_names, eval_mode,
+                          hard_labels, model_device, notice, progress, save_figure)
 from .data import load_fer
 from .models import load_run, resolve_weights
 from .weights import file_sha256
@@ -21,7 +22,7 @@ from .weights import file_sha256
 # %% auto #0
 __all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'EVAL_FILES', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views',
            'input_size', 'tta_views', 'tta_predict', 'classification_metrics', 'plot_confusion', 'run_histories',
-           'plot_history', 'split_probs', 'evaluate', 'interpret', 'cli_eval']
+           'plot_history', 'split_probs', 'evaluate', 'interpret', 'trained_on', 'warn_synthetic', 'cli_eval']
 
 # %% ../nbs/06_evaluate.ipynb #d89e2f94
 REF_SIZE = 224     # the original's input side: view shifts are pixels at this size
@@ -124,7 +125,8 @@ def tta_predict(model:nn.Module, # classifier returning logits
                 weight:float=PAPER_WEIGHT, # weight of the untransformed image
                 bs:int=64, # images per forward pass
                 size:int|None=None, # side to augment at (None: the model's `img_size`, else the input's)
-                ref:float=REF_SIZE # the size at which view shifts are given (224 px in the paper)
+                ref:float=REF_SIZE, # the size at which view shifts are given (224 px in the paper)
+                label:str="predict" # what the progress lines call this job (`core.progress`)
                ) -> torch.Tensor:
     "Class probabilities (B, K): (weight · p(image) + Σ p(view)) / (weight + len(views)), views batched on the device."
     views = paper_tta_views() if views is None else list(views)
@@ -134,7 +136,7 @@ def tta_predict(model:nn.Module, # classifier returning logits
     out = []
     with eval_mode(model):
         with torch.inference_mode():
-            for xb in x.split(bs):
+            for xb in progress(x.split(bs), label=label, unit=f"batches of {bs}" + (f" x {len(views) + 1} views" if views else "")):
                 xb = xb.to(dev, torch.float32)                                           # (b, C, H, W)
                 if size and tuple(xb.shape[-2:]) != (size, size):
                     xb = F.interpolate(xb, size=(size, size), mode="bilinear", align_corners=False)
@@ -179,7 +181,10 @@ def plot_confusion(cm, # (K, K) counts, rows true, columns predicted
     sns.heatmap(share, annot=cm.astype(int), fmt="d", cmap="Blues", vmin=0, vmax=1, square=True, ax=ax,
                 xticklabels=classes, yticklabels=classes, cbar_kws=dict(label="share of true class"))
     ax.set_xlabel("predicted"); ax.set_ylabel("true")
-    if title: ax.set_title(title)
+    ax.set_xticklabels(ax.get_xticklabels(), rotation=40, ha="right", rotation_mode="anchor")   # long names never collide
+    ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
+    for t in (*ax.get_xticklabels(), *ax.get_yticklabels()): t.set_color(EMOTION_COLORS.get(t.get_text(), "black"))
+    if title: ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=10)
     return ax.figure
 
 
@@ -213,16 +218,18 @@ def plot_history(src, # a fastai CSVLogger file, or a run folder (its stages dra
     losses = [c for c in df.columns if c.endswith("loss")]
     mets = [c for c in df.columns if c not in losses and c != "epoch" and df[c].notna().any()]
     fig, axs = plt.subplots(1, 2, figsize=(9, 3.2))
-    for c in losses: axs[0].plot(step, df[c], marker=".", label=c)
-    for c in mets: axs[1].plot(step, df[c], marker=".", label=c)
-    for a, t in zip(axs, ("loss", "metric")):
+    name = lambda c: c.replace("_loss", " loss").replace("f1_macro", "macro-F1")
+    for c in losses: axs[0].plot(step, df[c], marker=".", label=name(c))
+    for c in mets: axs[1].plot(step, df[c], marker=".", label=f"valid {name(c)}")         # fastai's metrics: on the validation set
+    for a, t in zip(axs, ("loss", "validation metric")):
         a.set_xlabel("epoch"); a.set_ylabel(t); a.grid(alpha=0.3)
         if a.lines: a.legend()
         if len(hs) > 1:
             start = 0
             for s, h in hs.items():
                 if start: a.axvline(start + 0.5, color="gray", ls="--", lw=0.8)
-                a.text(start + 0.6, 1.0, s, transform=a.get_xaxis_transform(), va="top", fontsize=8, color="gray")
+                a.text(start + 0.6, 0.98, s, transform=a.get_xaxis_transform(), va="top", fontsize=9, color="#333",
+                       bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="#bbb", alpha=0.9))
                 start += len(h)
     if title: fig.suptitle(title)
     fig.tight_layout()
@@ -245,7 +252,7 @@ def split_probs(model:nn.Module, # classifier returning logits
     sub = _subset(data, split)
     if len(sub) == 0: raise LhcFerError(f"{getattr(data, 'source', 'data')}: split {split!r} is empty")
     views, w = tta_views(tta)
-    probs = tta_predict(model, torch.from_numpy(np.asarray(sub.images))[:, None], views, w, bs).numpy()
+    probs = tta_predict(model, torch.from_numpy(np.asarray(sub.images))[:, None], views, w, bs, label=f"eval {split or 'all'}").numpy()
     y = hard_labels(np.asarray(sub.labels))
     names = class_names(model, data, probs.shape[1])
     if probs.shape[1] != len(names):
@@ -275,7 +282,8 @@ def evaluate(model:nn.Module, # classifier returning logits
     if out_dir is not None:
         with OutputSet() as o:
             o.path(Path(out_dir)/"metrics.json").write_text(jsonlib.dumps(m, indent=2))
-            save_figure(plot_confusion(m["confusion"], names, title=f"{m['split']}: accuracy {m['accuracy']:.3f}, "
+            who = f"{Path(weights).parent.name}/{Path(weights).name}: " if weights is not None else ""
+            save_figure(plot_confusion(m["confusion"], names, title=f"{who}{m['split']}, accuracy {m['accuracy']:.3f}, "
                                     f"macro-F1 {m['macro_f1']:.3f} (TTA {m['tta']})"), o.path(Path(out_dir)/"confusion.png"))
     return m
 
@@ -291,24 +299,46 @@ def interpret(learn, # a fastai Learner
         dl.vocab = list(classes or getattr(learn.model, "classes", None) or EMOTIONS)
     return ClassificationInterpretation.from_learner(learn, dl=dl)
 
+# %% ../nbs/06_evaluate.ipynb #861528e4
+def trained_on(weights # a checkpoint (`resolve_weights`'s answer)
+              ) -> str|None:
+    "The data source a run's model was trained on, from the metrics.json beside it or in its run folder; None if unknown."
+    for d in (Path(weights).parent, Path(weights).parent.parent):
+        try: m = jsonlib.loads((d/"metrics.json").read_text())
+        except (OSError, ValueError): continue
+        if isinstance(m, dict) and m.get("data"): return str(m["data"])
+    return None
+
+# %% ../nbs/06_evaluate.ipynb #2fb3f429
+def warn_synthetic(weights, # the checkpoint in use
+                   data:str|None=None # the source of the faces it is used on (None: real photos or videos)
+                  ) -> bool:
+    "Say in one line (and return True) when a model trained on synthetic faces is used on real ones."
+    src = trained_on(weights)
+    if not src or not src.startswith("synthetic") or (data or "").startswith("synthetic"): return False
+    notice(f"{weights}: trained on synthetic faces ({src.split(' (')[0]}); its predictions on real faces mean nothing: "
+           f"train on FER2013 (lhc-fer train fer2013.csv) or convert the authors' checkpoint (lhc-fer convert)")
+    return True
+
 # %% ../nbs/06_evaluate.ipynb #908cbd38
-def cli_eval(run:str, # run folder or model.safetensors
+def cli_eval(model:str, # the model: a run folder, a stage folder or a .safetensors (ours or converted)
              data:str, # dataset: FER2013 csv, FER+ csv, image folder, labelled list, or synthetic[:N]
-             split:str="test", # split to score: train, valid, test or all
-             tta:str="none", # test-time augmentation: none, flip or paper
+             split:Literal["train", "valid", "test", "all"]="test", # split to score
+             tta:Literal["none", "flip", "paper"]="none", # test-time augmentation
              out:str=None, # folder for metrics.json and confusion.png; not given: RUN/eval-SPLIT[-tta-TTA]
              force:bool=False # replace the metrics.json and confusion.png of an earlier evaluation there
             ):
     "Evaluate a trained model on a dataset split and write metrics.json and confusion.png."
     tta_views(tta)                                                        # fail early on a bad choice
-    w = resolve_weights(run)
+    w = resolve_weights(model)
     if out is None:
-        base = Path(run) if Path(run).is_dir() else w.parent
+        base = Path(model) if Path(model).is_dir() else w.parent
         out = base / (f"eval-{split}" + (f"-tta-{tta}" if tta != "none" else ""))
     check_outputs({"--out": out}, [data, w, w.with_suffix(".json")])
     for f in EVAL_FILES: check_out_file(Path(out)/f, force, "--out")
     ds = load_fer(data)
-    _, model = load_run(w)
-    m = evaluate(model, ds, None if split == "all" else split, tta, out_dir=out, force=force, weights=w)
+    warn_synthetic(w, str(ds.source))
+    _, net = load_run(w)
+    m = evaluate(net, ds, None if split == "all" else split, tta, out_dir=out, force=force, weights=w)
     print(f"model: {w}\n{m['split']}: {m['n']} faces  accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  (TTA {m['tta']})")
     print(f"wrote {Path(out) / 'metrics.json'} and {Path(out) / 'confusion.png'}")

@@ -56,17 +56,16 @@ def onnx_max_error(model:nn.Module, # the PyTorch model
     return float(np.abs(sess.run(None, {inp.name: x.numpy()})[0] - ref).max())
 
 # %% ../nbs/08_export.ipynb #33b059ba
-def cli_export(weights:str=None, # model.safetensors or run folder to export
-               onnx:str=None, # the .onnx file to write
+def cli_export(model:str, # the model: a run folder, a stage folder or a .safetensors (ours or converted)
+               *, onnx:str, # the .onnx file to write
                force:bool=False # replace an existing file
               ):
     "Export a trained model to ONNX and check it with onnxruntime against PyTorch."
-    if not weights or not onnx: raise LhcFerError("export: pass --weights RUN/model.safetensors and --onnx FILE.onnx")
-    onnx, w = check_out_file(onnx, force, "--onnx"), resolve_weights(weights)
+    onnx, w = check_out_file(onnx, force, "--onnx"), resolve_weights(model)
     check_outputs({"--onnx": onnx}, [w, w.with_suffix(".json")])
-    w, model = load_run(w)
-    export_onnx(model, onnx)
-    err = onnx_max_error(model, onnx)
+    w, net = load_run(w)
+    export_onnx(net, onnx)
+    err = onnx_max_error(net, onnx)
     print(f"wrote {onnx} from {w}: input pixels (B, 1, {FACE_SIZE}, {FACE_SIZE}) float 0-255 -> logits; "
           f"onnxruntime vs PyTorch max |diff| {err:.2e}")
     if err > 1e-3: raise LhcFerError(f"{onnx}: onnxruntime differs from PyTorch by {err:.2e} (> 1e-3)")

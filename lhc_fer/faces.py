@@ -4,26 +4,29 @@
 
 # %% ../nbs/07_faces.ipynb #170ce117
 from __future__ import annotations
-import contextlib, glob, os, sys, time
+import contextlib, glob, os, subprocess, sys, tempfile, time
 import json as jsonlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # read at OpenCV's first video call: FFmpeg's own lines would break one-line errors
 import cv2
-from .core import (KIT_MARK, PRECISIONS, LhcFerError, OutputSet, autocast_for, check_out_dir, check_out_file, check_outputs, class_names,
-                          compiled, csv_safe, model_device, notice, save_figure)
+import imageio_ffmpeg
+from .core import (EMOTION_COLORS, KIT_MARK, PRECISIONS, LhcFerError, OutputSet, autocast_for, check_out_dir, check_out_file, check_outputs, class_names,
+                          compiled, csv_safe, model_device, notice, progress, save_figure)
 from .data import FACE_SIZE, IMAGE_EXTS, read_image, resize_face, to_gray
-from .evaluate import tta_predict, tta_views
+from .evaluate import tta_predict, tta_views, warn_synthetic
 from .models import load_run, resolve_weights
 
 # %% auto #0
-__all__ = ['DETECTORS', 'VIDEO_EXTS', 'detect_faces', 'crop_face', 'whole_face', 'mtcnn_faces', 'face_detector', 'find_faces',
-           'face_input', 'predict_images', 'predict_faces', 'media_files', 'draw_faces', 'predict_media', 'read_video',
-           'box_iou', 'IouTracker', 'predict_video', 'plot_timeline', 'cli_predict']
+__all__ = ['DETECTORS', 'VIDEO_EXTS', 'PREDICT_COLUMNS', 'detect_faces', 'crop_face', 'whole_face', 'mtcnn_faces',
+           'face_detector', 'find_faces', 'face_input', 'predict_images', 'predict_faces', 'media_files', 'draw_faces',
+           'predict_media', 'read_video', 'box_iou', 'IouTracker', 'to_h264', 'predict_video', 'plot_timeline',
+           'json_records', 'cli_predict']
 
 # %% ../nbs/07_faces.ipynb #7d56fe2c
 @lru_cache(maxsize=None)
@@ -201,16 +204,20 @@ def predict_faces(model:nn.Module, # classifier returning logits
 # %% ../nbs/07_faces.ipynb #089f20de
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")  # read with OpenCV VideoCapture
 
-def media_files(paths, # files, folders (searched recursively for images) and glob patterns; or one of them
+def media_files(paths, # files, folders of images and videos, and glob patterns; or one of them
+                recursive:bool=False # search folders' subfolders too
                ) -> list:
-    "The image and video files that `paths` name, in order: folders searched recursively for `IMAGE_EXTS`, globs expanded."
-    out = []
+    "The image and video files that `paths` name, in order: folders listed for `IMAGE_EXTS` and `VIDEO_EXTS`, globs expanded."
+    out, media = [], IMAGE_EXTS + VIDEO_EXTS
     for p in ([paths] if isinstance(paths, (str, Path)) else list(paths)):
         p, s = Path(p), str(p)
         if p.is_dir():
-            fs = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_EXTS and f.is_file()
-                        and not any(q.startswith(".") for q in f.relative_to(p).parts))
-            if not fs: raise LhcFerError(f"{p}: no images in this folder (searched recursively for {', '.join(IMAGE_EXTS)})")
+            seen = [f for f in (p.rglob("*") if recursive else p.iterdir()) if f.is_file()
+                    and not any(q.startswith(".") for q in f.relative_to(p).parts)]
+            fs, other = sorted(f for f in seen if f.suffix.lower() in media), sorted(f for f in seen if f.suffix.lower() not in media)
+            deeper = not recursive and any(q.is_dir() and not q.name.startswith(".") for q in p.iterdir())
+            if not fs: raise LhcFerError(f"{p}: no images or videos in this folder" + (" (it has subfolders: --recursive searches them)" if deeper else ""))
+            if other: notice(f"{p}: skipped {len(other)} file(s) that are not images or videos ({other[0].name}{', ...' if len(other) > 1 else ''})")
             out += fs
         elif not p.exists() and glob.has_magic(s):
             fs = sorted(Path(f) for f in glob.glob(s, recursive=True)
@@ -221,23 +228,31 @@ def media_files(paths, # files, folders (searched recursively for images) and gl
     return out
 
 # %% ../nbs/07_faces.ipynb #8ec6f753
+def _rgb(hexcolor:str) -> tuple: return tuple(int(hexcolor[i:i + 2], 16) for i in (1, 3, 5))
+
 def draw_faces(img, # a photo: (H, W) gray or (H, W, 3|4) RGB(A), pixels 0-255
                boxes, # (x, y, w, h) per face (None: a label for the whole image, top left)
                labels, # text per face, e.g. "happy 0.91"
-               color=(255, 200, 0) # RGB of the boxes and labels
+               color=None # RGB of the boxes and labels (None: each label's emotion colour, else amber)
               ) -> np.ndarray:
-    "An RGB uint8 copy of `img` with each face's box and label drawn on it."
+    "An RGB uint8 copy of `img` with each face's box and label (on a filled background, inside the frame) drawn on it."
     a = np.asarray(img)
     if a.dtype != np.uint8: a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
     if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
     out = cv2.cvtColor(a, cv2.COLOR_GRAY2RGB) if a.ndim == 2 else np.ascontiguousarray(a[..., :3]).copy()
-    H, W = out.shape[:2]; th = max(1, round(min(H, W) / 250)); fs = max(0.4, min(H, W) / 900)
+    H, W = out.shape[:2]; th = max(2, round(min(H, W) / 180)); fs = max(0.5, min(H, W) / 600)   # scaled to the frame
     for b, t in zip(boxes, labels):
         x, y, w, h = b if b is not None else (0, 0, 0, 0)
-        if b is not None: cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), color, th)
-        (tw, tht), base = cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, fs, th)
-        ty = y - th - base if y - th - base - tht >= 0 else min(y + h + tht + th, H - base)
-        cv2.putText(out, t, (x, max(ty, tht)), cv2.FONT_HERSHEY_SIMPLEX, fs, color, th, cv2.LINE_AA)
+        c = color or _rgb(next((EMOTION_COLORS[k] for k in t.replace("#", " ").split() if k in EMOTION_COLORS), "#ffc800"))
+        if b is not None: cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), c, th)
+        (tw, tht), base = cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, fs, max(1, th // 2))
+        pad = th
+        bh = tht + base + 2 * pad                                                    # the label's filled box
+        ty = y - bh if y - bh >= 0 else (y + h if b is not None and y + h + bh <= H else max(0, min(y, H - bh)))
+        tx = max(0, min(x, W - tw - 2 * pad))
+        cv2.rectangle(out, (tx, ty), (tx + tw + 2 * pad, ty + bh), c, -1)
+        ink = (0, 0, 0) if sum(c) > 380 else (255, 255, 255)                         # dark text on light colours
+        cv2.putText(out, t, (tx + pad, ty + pad + tht), cv2.FONT_HERSHEY_SIMPLEX, fs, ink, max(1, th // 2), cv2.LINE_AA)
     return out
 
 # %% ../nbs/07_faces.ipynb #dcb578c7
@@ -275,14 +290,16 @@ def _rows(key:dict, rec:dict, classes, ids=None, probs=None) -> list:
     rows = []
     for j, (b, p) in enumerate(zip(rec["boxes"], probs)):
         k = int(np.argmax(p)); r = dict(key) if ids is None else dict(key, id=ids[j])
-        r.update(face=j, **dict(zip("xywh", b or (None,) * 4)), **dict(zip(classes, map(float, p))),
+        r.update(face=j + 1, **dict(zip("xywh", b or (None,) * 4)), **dict(zip(classes, map(float, p))),
                  top=classes[k], prob=float(p[k]), status=rec["status"], note=rec["note"])
         rows.append(r)
     return rows
 
-def _frame(rows, classes, video=False) -> pd.DataFrame:
+PREDICT_COLUMNS = ("file", "frame", "time", "id", "face", "x", "y", "w", "h")  # then one column per class, top, prob, status, note
+
+def _frame(rows, classes, video=True) -> pd.DataFrame:
     "The rows as a DataFrame with the columns in their documented order (nullable ints for indices and boxes)."
-    cols = ["file"] + (["frame", "time", "id"] if video else []) + ["face", "x", "y", "w", "h", *classes, "top", "prob", "status", "note"]
+    cols = [*PREDICT_COLUMNS, *classes, "top", "prob", "status", "note"]
     df = pd.DataFrame(rows, columns=cols)
     return df.astype({c: "Int64" for c in ("frame", "id", "face", "x", "y", "w", "h") if c in cols})
 
@@ -300,7 +317,7 @@ def _write_image(path, # the final file (its suffix picks the format)
 _WRITABLE = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 def predict_media(model:nn.Module, # classifier returning logits, on its device
-                  paths, # image and video files, folders (images, recursively) and glob patterns; or one of them
+                  paths, # image and video files, folders of them and glob patterns; or one of them
                   detector=None, # callable img -> [(x, y, w, h), ...] or a name in `DETECTORS` (None: OpenCV Haar)
                   largest:bool=False, # keep only the largest face of each image (and frame)
                   min_face:int=0, # ignore faces smaller than this many pixels
@@ -312,13 +329,14 @@ def predict_media(model:nn.Module, # classifier returning logits, on its device
                   annotate=None, # folder for copies with boxes and labels (a single video: may be a .mp4/.avi file)
                   force:bool=False, # write into an `annotate` folder written before / over an existing video
                   outputs:OutputSet=None, # the set the annotated files join (None: their own, landing at the end)
+                  recursive:bool=False, # search folders' subfolders too
                   **video # for videos: `every`, `smooth`, `iou`, `progress` (see `predict_video`)
                  ) -> pd.DataFrame:
     "One row per face in every image and video frame: box, softmax probability per class, top class, status."
     if outputs is None:
         with OutputSet() as outs: return predict_media(model, paths, detector, largest, min_face, whole_image, tta, bs,
-                                                       precision, compile, annotate, force, outs, **video)
-    files, detector = media_files(paths), face_detector(detector)
+                                                       precision, compile, annotate, force, outs, recursive, **video)
+    files, detector = media_files(paths, recursive), face_detector(detector)
     vids = [f for f in files if f.suffix.lower() in VIDEO_EXTS]
     ann = Path(annotate) if annotate is not None else None
     check_outputs({"--annotate": ann}, [*files, *[p for p in ([paths] if isinstance(paths, (str, Path)) else paths) if Path(p).is_dir()]])
@@ -332,7 +350,7 @@ def predict_media(model:nn.Module, # classifier returning logits, on its device
     root = Path(os.path.commonpath([str(f.resolve().parent) for f in imgs])) if imgs else None
     classes, frames = None, []
     def recs():
-        for f in imgs:
+        for f in progress(imgs, label="predict", unit="images", show=video.get("progress", True)):
             try: img = read_image(f)
             except LhcFerError as e: yield dict(file=f, img=None, boxes=[], crops=[], status="error", note=str(e)); continue
             yield dict(_detect(img, str(f), detector, largest, min_face, whole_image), file=f, img=img if ann else None)
@@ -347,14 +365,14 @@ def predict_media(model:nn.Module, # classifier returning logits, on its device
             labels = [f"{x['top']} {x['prob']:.2f}" for x in new] if r["probs"] is not None else ["no face"]
             _write_image(out, draw_faces(r["img"], r["boxes"] or [None], labels), outputs)
     classes = classes or _classes(model)
-    df = _frame(rows, classes)
+    df = _frame(rows, classes, video=True)                              # one schema: photos leave frame/time/id empty
     for v in vids:
         vann = None if ann is None else ann if ann.suffix.lower() in VIDEO_EXTS else ann / (v.stem + ".mp4")
         try: frames.append(predict_video(model, v, detector, largest, min_face, tta, bs, precision, compile,
                                          annotate=vann, force=force, outputs=outputs, **video))
         except LhcFerError as e: frames.append(_frame([dict(file=str(v), status="error", note=str(e))], classes, True))
     if not frames: return df
-    out = pd.concat([x for x in [df] + frames if len(x)], ignore_index=True)
+    out = pd.concat([x for x in [df] + frames if len(x)] or frames[:1], ignore_index=True)
     return out[[c for c in frames[0].columns]]
 
 # %% ../nbs/07_faces.ipynb #617134aa
@@ -395,7 +413,8 @@ class IouTracker:
     "Face ids kept from frame to frame by box overlap (IoU), matched one to one."
     def __init__(self, iou:float=0.3, # least overlap for a box to keep an id
                  patience:int=10): # analysed frames a face may go unseen and keep its id
-        self.iou, self.patience, self.tracks, self.next, self.t = iou, patience, {}, 0, 0   # tracks: id -> (box, last step)
+        self.iou, self.patience, self.tracks, self.next, self.t = iou, patience, {}, 1, 0   # tracks: id -> (box, last step)
+        self.hits, self.best = {}, {}                                                  # id -> consecutive hits now, at most
     def __call__(self, boxes) -> list: # the (x, y, w, h) boxes of the next analysed frame
         "An id for each box, in order."
         from scipy.optimize import linear_sum_assignment
@@ -408,7 +427,9 @@ class IouTracker:
                 if m[i, j] >= self.iou: ids[i] = known[j]
         for i, b in enumerate(boxes):
             if ids[i] is None: ids[i], self.next = self.next, self.next + 1
-            self.tracks[ids[i]] = (tuple(b), self.t)
+            k = ids[i]; seen = self.tracks.get(k, (None, self.t - 1))[1] == self.t - 1
+            self.hits[k] = self.hits.get(k, 0) + 1 if seen else 1; self.best[k] = max(self.best.get(k, 0), self.hits[k])
+            self.tracks[k] = (tuple(b), self.t)
         return ids
 
 # %% ../nbs/07_faces.ipynb #91fa957a
@@ -427,6 +448,19 @@ def _progress(frames, total, where, show:bool, every_n:int=100):
         elif not bar and i % every_n == 0: notice(f"{where}: frame {i}/{total or '?'}, {fps:.1f} frames/s")
     if not bar: notice(f"{where}: {i} frames in {time.perf_counter() - t0:.1f} s ({i / max(time.perf_counter() - t0, 1e-9):.1f} frames/s)")
 
+# %% ../nbs/07_faces.ipynb #3c4b52ca
+def to_h264(frames, # a video OpenCV wrote (any codec ffmpeg reads)
+            out, # the .mp4 to write
+            audio_from=None # a video whose audio track (if any) is copied over
+           ) -> Path:
+    "Encode `frames` as an H.264 mp4 with ffmpeg (from imageio-ffmpeg), keeping `audio_from`'s audio."
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(frames)]
+    if audio_from is not None: cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a?", "-c:a", "aac"]
+    cmd += ["-c:v", "libx264", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2:out_range=tv,format=yuv420p", "-preset", "veryfast", "-crf", "20", "-movflags", "+faststart", "-f", "mp4", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode: raise LhcFerError(f"{out}: ffmpeg could not encode the video ({(r.stderr.strip().splitlines() or ['?'])[-1][:200]})")
+    return Path(out)
+
 # %% ../nbs/07_faces.ipynb #83862c0e
 def predict_video(model:nn.Module, # classifier returning logits, on its device
                   path, # a video file OpenCV decodes
@@ -443,6 +477,7 @@ def predict_video(model:nn.Module, # classifier returning logits, on its device
                   annotate=None, # write a copy with boxes, ids and labels to this .mp4 (mp4v) or .avi (MJPG)
                   force:bool=False, # overwrite an existing `annotate` file
                   progress:bool=True, # show progress and frames/s
+                  min_hits:int=3, # a face is reported (and drawn) once seen in this many analysed frames in a row
                   outputs:OutputSet=None # the set the annotated video joins (None: its own)
                  ) -> pd.DataFrame:
     "One row per face per analysed frame: frame, time, track id, box, (smoothed) softmax probabilities, top class."
@@ -450,7 +485,7 @@ def predict_video(model:nn.Module, # classifier returning logits, on its device
     if not 0 <= smooth < 1: raise LhcFerError(f"predict_video: smooth={smooth}; expected 0 <= smooth < 1")
     if outputs is None and annotate is not None:
         with OutputSet() as outs: return predict_video(model, path, detector, largest, min_face, tta, bs, precision, compile,
-                                                       every, smooth, iou, annotate, force, progress, outs)
+                                                       every, smooth, iou, annotate, force, progress, min_hits, outs)
     out = check_out_file(annotate, force, "--annotate") if annotate is not None else None
     check_outputs({"--annotate": out}, [path])
     info, frames, detector = *read_video(path), face_detector(detector)
@@ -464,9 +499,10 @@ def predict_video(model:nn.Module, # classifier returning logits, on its device
             yield r
     with contextlib.ExitStack() as stack:
         if out is not None:
-            vid = outputs.path(out)                                           # ends in out's suffix: OpenCV picks the container by it
-            fourcc = cv2.VideoWriter_fourcc(*("MJPG" if out.suffix.lower() == ".avi" else "mp4v"))
-            w = cv2.VideoWriter(str(vid), fourcc, info["fps"], (info["width"], info["height"]))
+            vid = outputs.path(out)                                           # ends in out's suffix
+            h264 = out.suffix.lower() != ".avi"                               # MJPG frames, then H.264 (and the source's audio)
+            raw = Path(stack.enter_context(tempfile.TemporaryDirectory()))/"frames.avi" if h264 else vid
+            w = cv2.VideoWriter(str(raw), cv2.VideoWriter_fourcc(*"MJPG"), info["fps"], (info["width"], info["height"]))
             if not w.isOpened(): raise LhcFerError(f"{out}: OpenCV cannot write this video (use .mp4 or .avi)")
         most = bs if compile else min(bs, 32)       # a compiled graph pads every batch to bs faces: fill them
         for r in _batched(compiled(model, bs) if compile else model, recs(), tta, bs, most, precision):
@@ -480,34 +516,42 @@ def predict_video(model:nn.Module, # classifier returning logits, on its device
                         if k in ema: p[j] = smooth * ema[k] + (1 - smooth) * p[j]
                         ema[k] = p[j].copy()
                 new = _rows(key, r, classes, r.get("ids") or None, p) if r["status"] != "no face" else [dict(key, status="no face", note="")]
-                rows += new; shown = [(x["x"], x["y"], x["w"], x["h"]) for x in new if "x" in x]
-                labels = [f"#{x['id']} {x['top']} {x['prob']:.2f}" for x in new if "x" in x]
+                rows += new; sure = [x for x in new if "x" in x and track.hits.get(x["id"], 0) >= min_hits]
+                shown = [(x["x"], x["y"], x["w"], x["h"]) for x in sure]
+                labels = [f"#{x['id']} {x['top']} {x['prob']:.2f}" for x in sure]
             if out is not None:
                 w.write(cv2.cvtColor(draw_faces(r["img"], shown, labels) if shown else r["img"], cv2.COLOR_RGB2BGR))
-        if out is not None: w.release()
+        if out is not None:
+            w.release()
+            if h264: to_h264(raw, vid, audio_from=path)
+    rows = [r for r in rows if "id" not in r or track.best.get(r["id"], 0) >= min_hits]   # a short-lived track is a false face
     return _frame(rows, classes or _classes(model), video=True)
 
 # %% ../nbs/07_faces.ipynb #711b16d1
 def plot_timeline(frames, # `predict_video`'s DataFrame, or the CSV it was saved to
                   save=None, # png/svg/pdf to write (None: don't write)
-                  classes=None # probability columns to draw (default: all, the columns between `h` and `top`)
+                  classes=None, # probability columns to draw (default: all, the columns between `h` and `top`)
+                  title=None # the figure's title (default: the video's file name)
                  ):
-    "Each tracked face's class probabilities over time, one panel per face id."
+    "Each tracked face's class probabilities over time, one panel per face id, gaps where the face was not seen."
     import matplotlib.pyplot as plt
     df = pd.read_csv(frames) if isinstance(frames, (str, Path)) else frames
     if not {"id", "time", "h", "top"} <= set(df.columns):
         raise LhcFerError(f"plot_timeline: {'the ' + str(frames) if isinstance(frames, (str, Path)) else 'the table'} has no id/time "
                           "columns; expected predict_video's frames (or its CSV)")
     cols = list(df.columns); classes = list(classes or cols[cols.index("h") + 1:cols.index("top")])
+    times = np.sort(df["time"].dropna().unique())                                # every analysed frame
     df = df[df["id"].notna()]
-    if df.empty: raise LhcFerError("plot_timeline: no face was found in any frame")
+    if df.empty: raise LhcFerError("plot_timeline: no face tracked in a video frame; a timeline needs predict_video's frames")
     ids = sorted(df["id"].unique())
-    fig, axs = plt.subplots(len(ids), 1, figsize=(8, 1.6 * len(ids) + 0.8), sharex=True, squeeze=False)
+    fig, axs = plt.subplots(len(ids), 1, figsize=(9, 1.7 * len(ids) + 1.2), sharex=True, squeeze=False)
     for ax, k in zip(axs[:, 0], ids):
-        d = df[df["id"] == k]
-        for c in classes: ax.plot(d["time"], d[c], label=c, lw=1.2)
-        ax.set_ylim(-0.03, 1.03); ax.set_ylabel(f"face {int(k)}")
+        d = df[df["id"] == k].groupby("time")[classes].mean().reindex(times)      # NaN (a gap) where the face was not seen
+        for c in classes: ax.plot(d.index, d[c], label=c, lw=1.4, color=EMOTION_COLORS.get(c))
+        ax.set_ylim(-0.03, 1.03); ax.set_ylabel(f"face {int(k)}\nprobability", fontsize=9); ax.grid(alpha=0.3)
     axs[0, 0].legend(ncol=len(classes), loc="lower left", bbox_to_anchor=(0, 1), fontsize=8, frameon=False)
+    src = Path(str(df["file"].iloc[0])).name if "file" in df else ""
+    fig.suptitle(title or f"{src}: softmax probability of each class per tracked face", fontsize=10)
     axs[-1, 0].set_xlabel("time (s)")
     return save_figure(fig, save)
 
@@ -515,26 +559,19 @@ def plot_timeline(frames, # `predict_video`'s DataFrame, or the CSV it was saved
 def _face_table(row, n, classes) -> str:
     "The screen table of one face: where, top class, and a bar per class."
     at = "whole image" if pd.isna(row["x"]) else "at x={} y={} w={} h={}".format(*(int(row[c]) for c in "xywh"))
-    rows = [f"{row['file']}: face {int(row['face']) + 1} of {n} {at}: {row['top']} ({row['prob']:.2f})"]
+    rows = [f"{row['file']}: face {int(row['face'])} of {n} {at}: {row['top']} ({row['prob']:.2f})"]
     rows += [f"  {c:<10} {row[c]:6.3f}  {'#' * int(round(row[c] * 30))}" for c in classes]
     return "\n".join(rows)
 
-def _json_faces(df, classes) -> list:
-    "The nested JSON of `--json`: per file, its faces with box, label and softmax probabilities."
-    out = []
-    for f, g in df.groupby("file", sort=False):
-        faces = [dict(box=None if pd.isna(r.x) else [int(r.x), int(r.y), int(r.w), int(r.h)], label=r.top,
-                      probs={c: round(float(getattr(r, c)), 6) for c in classes},
-                      **({} if "frame" not in df or pd.isna(r.frame) else dict(frame=int(r.frame), id=int(r.id))))
-                 for r in g.itertuples() if r.status in ("ok", "whole image")]
-        st = "ok" if faces else g.status.iloc[0]
-        out.append(dict(photo=f, status=st, faces=faces))
-    return out
+def json_records(df:pd.DataFrame # `predict_media`'s table
+                ) -> str:
+    "The table as JSON records, one per row with the CSV's columns (what `--json` prints and `--json-file` writes)."
+    return df.to_json(orient="records", indent=1)
 
 
 # %% ../nbs/07_faces.ipynb #9b5ff5cc
-def cli_predict(*inputs:str, # photos, folders (searched recursively), glob patterns or videos
-                weights:str=None, # model.safetensors or run folder to load
+def cli_predict(model:str, # the model: a run folder, a stage folder or a .safetensors (ours or converted)
+                *inputs:str, # photos, videos, folders of them and glob patterns
                 csv:str=None, # write one row per face to this CSV: file, face, box x/y/w/h, softmax probability per class, top class
                 json_file:str=None, # write the same rows (softmax probabilities per class) to this JSON file
                 json:bool=False, # print JSON (softmax probabilities per face) instead of tables
@@ -542,18 +579,19 @@ def cli_predict(*inputs:str, # photos, folders (searched recursively), glob patt
                 force:bool=False, # overwrite existing outputs
                 largest:bool=False, # keep only the largest face of each photo or frame
                 min_face:int=0, # ignore faces smaller than this many pixels
-                detector:str="haar", # face detector: haar (OpenCV, the default) or mtcnn (finds turned faces; pip install --no-deps facenet-pytorch==2.6.0)
+                detector:Literal["haar", "mtcnn"]="haar", # face detector: OpenCV's Haar cascade, or MTCNN (finds turned faces; pip install --no-deps facenet-pytorch==2.6.0)
                 whole_image:bool=False, # classify the whole photo when no face is found
-                tta:str="none", # test-time augmentation: none, flip or paper
+                tta:Literal["none", "flip", "paper"]="none", # test-time augmentation
                 bs:int=64, # faces per forward pass (batched across photos and frames)
-                precision:str="auto", # auto (fp32 on the CPU, fp16 on CUDA), fp32, bf16 (fast on CPUs with AMX or AVX512-BF16) or fp16
+                precision:Literal["auto", "fp32", "bf16", "fp16"]="auto", # auto: fp32 on the CPU, fp16 on CUDA; bf16 is fast on CPUs with AMX or AVX512-BF16
                 compile:bool=False, # torch.compile the model: about a minute to build, then faster batches (large folders, long videos)
                 every:int=1, # videos: analyse every K-th frame
                 smooth:float=0.0, # videos: EMA of each face's probabilities, weight of the past (0: none, 0.8: strong)
-                timeline:str=None # videos: write each face's emotion timeline to this PNG
+                timeline:str=None, # videos: write each face's emotion timeline to this PNG
+                recursive:bool=False # search folders' subfolders too
                ):
     "Predict the expression (softmax probabilities) of every face in photos, folders and videos."
-    if not weights: raise LhcFerError("predict: pass --weights RUN/model.safetensors (or a run folder)")
+    if not inputs: raise LhcFerError("predict: give the model, then the photos, videos or folders: lhc-fer predict MODEL INPUT...")
     given = dict(bs=bs, min_face=min_face, every=every, smooth=smooth, precision=precision, detector=detector)
     for name, ok, want in (("bs", bs >= 1, "a positive number of faces per batch"), ("min_face", min_face >= 0, "0 or more pixels"),
                            ("every", every >= 1, "a whole number >= 1"), ("smooth", 0 <= smooth < 1, "0 <= smooth < 1"),
@@ -564,24 +602,27 @@ def cli_predict(*inputs:str, # photos, folders (searched recursively), glob patt
     outs = {"--csv": csv, "--json-file": json_file, "--timeline": timeline, "--annotate": annotate}
     for flag, p in list(outs.items())[:3]:
         if p: check_out_file(p, force, flag)
-    w = resolve_weights(weights)
-    check_outputs(outs, [*media_files(list(inputs)), *[p for p in inputs if Path(p).is_dir()], w, w.with_suffix(".json")])
-    w, model = load_run(weights)
+    w = resolve_weights(model)
+    files = media_files(list(inputs), recursive)                       # listed once: its notes are said once
+    check_outputs(outs, [*files, *[p for p in inputs if Path(p).is_dir()], w, w.with_suffix(".json")])
+    w, net = load_run(w)
+    warn_synthetic(w)
     with OutputSet() as o:
-        df = predict_media(model, list(inputs), detector=detector, largest=largest, min_face=min_face, whole_image=whole_image,
+        df = predict_media(net, files, detector=detector, largest=largest, min_face=min_face, whole_image=whole_image,
                            tta=tta, bs=bs, precision=precision, compile=compile, annotate=annotate, force=force, outputs=o,
-                           every=every, smooth=smooth)
+                           recursive=recursive, every=every, smooth=smooth)
         classes = list(df.columns[df.columns.get_loc("h") + 1:df.columns.get_loc("top")])
         got = df.groupby("file", sort=False).status.agg(lambda s: s.isin(["ok", "whole image"]).any())
         bad = [df[df.file == f].note.iloc[0] or f"{f}: no face found in any frame" for f in got.index[~got]]
         if not got.any(): raise LhcFerError(bad[0] + (f" (and {len(bad) - 1} more files without a prediction)" if len(bad) > 1 else ""))
         if csv: csv_safe(df).to_csv(o.path(csv), index=False)
-        if json_file: df.to_json(o.path(json_file), orient="records", indent=1)
-        if timeline and "id" in df and df.id.notna().any(): plot_timeline(df, save=o.path(timeline))
+        if json_file: o.path(json_file).write_text(json_records(df))
+        if timeline and "id" in df and df.id.notna().any(): plot_timeline(df, save=o.path(timeline),
+            title=f"{Path(df.file[df.id.notna()].iloc[0]).name}: softmax probability per tracked face (smoothing {smooth})")
     for m in bad: notice(m)
     if timeline and not ("id" in df and df.id.notna().any()): notice(f"{timeline}: not written; a timeline needs a face tracked in a video")
     ok = df[df.status.isin(["ok", "whole image"])]
-    if json: print(jsonlib.dumps(_json_faces(df, classes), indent=1)); return
+    if json: print(json_records(df)); return
     pics = ok[ok["frame"].isna()] if "frame" in ok else ok
     n = pics.groupby("file").face.transform("size")
     print("\n\n".join(_face_table(r, k, classes) for (_, r), k in zip(pics.iterrows(), n)))

@@ -6,11 +6,12 @@
 from __future__ import annotations
 import base64, html, os, shutil, tempfile, time
 from pathlib import Path
+from typing import Literal
 from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import torch
-from .core import KIT_MARK, LhcFerError, as_batch, atomic_path, check_outputs, class_names, is_kit_dir, seed_everything
+from .core import KIT_MARK, LhcFerError, as_batch, atomic_path, check_outputs, class_names, is_kit_dir, progress, seed_everything
 from .models import lhc_modules, load_run, resolve_weights
 
 # %% auto #0
@@ -163,7 +164,7 @@ def build_report(model, # a classifier (with or without LHC modules)
              f"{len(lhc_modules(model))} LHC modules) · data {html.escape(str(getattr(data, 'source', '')))} · split {html.escape(split)}, "
              f"{len(faces)} faces ({len(sub)} for the statistics)</p>"]
     try:
-        for name, fn in SECTIONS:
+        for name, fn in progress(SECTIONS, label=f"report {out.name}", unit="sections"):
             t0 = time.perf_counter()
             try: body = fn(c)
             except LhcFerError as e: body = [f'<p class="note">left out: {html.escape(str(e))}</p>']
@@ -176,18 +177,18 @@ def build_report(model, # a classifier (with or without LHC modules)
     return out
 
 # %% ../nbs/14_report.ipynb #407b175b
-def cli_report(run:str, # run folder or model.safetensors
+def cli_report(model:str, # the model: a run folder, a stage folder or a .safetensors (ours or converted)
                data:str, # dataset: FER2013 csv, FER+ csv, image folder, labelled list, or synthetic[:N]
                out:str="report.html", # the HTML file to write; figures go to OUT_files/ beside it (PNG and SVG)
-               split:str="test", # split to report on: train, valid or test
+               split:Literal["train", "valid", "test"]="test", # split to report on
                n:int=64, # faces for the attention statistics and head importance (explanations: the first 8)
                force:bool=False, # replace an existing report
               ):
     "Write a standalone HTML report of a trained run: evaluation, training curves, attention and explanations."
     from lhc_fer.data import load_fer
-    w, out = resolve_weights(run), Path(out)
+    run, w, out = model, resolve_weights(model), Path(out)
     check_outputs({"--out": out, "--out (figures)": out.with_name(out.stem + "_files")}, [data, w, w.with_suffix(".json")])
-    w, model = load_run(w)
+    w, net = load_run(w)
     ds = load_fer(data)
-    p = build_report(model, ds, out, split, n, run=run if Path(run).is_dir() else None, force=force)
+    p = build_report(net, ds, out, split, n, run=run if Path(run).is_dir() else None, force=force)
     print(f"model: {w}\nwrote {p} (figures as PNG and SVG in {p.with_name(p.stem + '_files')})")

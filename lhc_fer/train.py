@@ -9,6 +9,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, asdict, fields
 from functools import partial
 from pathlib import Path
+from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
@@ -469,7 +470,8 @@ def run_stage(stage:Stage, # what to train and how
     t = time.time()
     fit_resumable(learn, n_epoch, out/"resume" if checkpoint else None, lr=stage.lr, one_cycle=one_cycle, cbs=cbs, **({} if wd is None else dict(wd=wd)))
     distrib_barrier()  # rank 0 has written the history
-    m = dict(_stage_metrics(read_history(out/"history.csv"), stage, time.time() - t, n_epoch), run_config=learn.run_config)
+    m = dict(_stage_metrics(read_history(out/"history.csv"), stage, time.time() - t, n_epoch), run_config=learn.run_config,
+             data=str(getattr(data, "source", "")))                             # where the faces came from (`trained_on`)
     _write_json(m, out/"metrics.json")
     if not rank_distrib(): shutil.rmtree(out/"resume", ignore_errors=True)
     return m
@@ -627,7 +629,7 @@ def _run_stages(plan, # [(Stage, max epochs), ...] in order
         res[st.name] = run_stage(st, m, data, d, cfg, n_epoch=n, **kw)
         prev = m
     _copy_model(d/"model.safetensors", out/"model.safetensors")
-    _write_json(dict(protocol=protocol, stages=res, final=res[st.name]), out/"metrics.json")
+    _write_json(dict(protocol=protocol, data=str(getattr(data, "source", "")), stages=res, final=res[st.name]), out/"metrics.json")
     return res
 
 # %% ../nbs/05_train.ipynb #32d60f4e
@@ -728,7 +730,7 @@ def torchrun_cmd(n:int, argv:list) -> list: # processes; `lhc-fer` arguments for
 
 # %% ../nbs/05_train.ipynb #b4e3c134
 def cli_train(data:str, # dataset: FER2013 csv, FER+ folder, image folder or labelled list (anything `load_fer` reads)
-              protocol:str="paper", # "paper" (five stages, resumable) or "fast" (one-cycle AdamW recipe)
+              protocol:Literal["paper", "fast"]="paper", # paper: five stages, resumable; fast: the one-cycle AdamW recipe
               out:str="runs/train", # run folder; a non-empty one needs --resume or --force
               resume:bool=False, # continue the run in --out (finished stages are skipped, an interrupted one continues)
               force:bool=False, # delete --out and start again
@@ -751,6 +753,6 @@ def cli_train(data:str, # dataset: FER2013 csv, FER+ folder, image folder or lab
     fn = train_paper if protocol == "paper" else train_fast
     res = fn(data, out, cfg, resume=resume or num_distrib() > 1, force=force and num_distrib() <= 1)
     if not rank_distrib():
-        for k, m in res.items(): print(f"{k}: valid accuracy {m['accuracy']:.3f} (best epoch {m['best_epoch']} of {m['epochs_run']})")
+        for k, m in res.items(): print(f"{k}: valid accuracy {m['accuracy']:.3f} (best epoch {m['best_epoch'] + 1} of {m['epochs_run']})")
         print(f"run written to {out}")
     return 0

@@ -43,7 +43,7 @@ def test_export_matches_pytorch(weights, tmp_path):
     import onnxruntime as ort
     from lhc_fer.models import load_model
     out = tmp_path/"model.onnx"
-    r = run("export", "--weights", weights, "--onnx", out)
+    r = run("export", weights, "--onnx", out)
     assert r.returncode == 0, r.stderr
     assert out.is_file() and "max |diff|" in r.stdout
     model = load_model(weights).eval()
@@ -57,20 +57,20 @@ def test_export_matches_pytorch(weights, tmp_path):
     assert json.loads(sess.get_modelmeta().custom_metadata_map["lhc_fer.classes"])[3] == "happy"
 
 def test_predict_finds_the_astronaut(weights, photos):
-    r = run("predict", photos/"astronaut.png", "--weights", weights)
+    r = run("predict", weights, photos/"astronaut.png")
     assert r.returncode == 0, r.stderr
     assert "face 1 of 1 at x=177 y=66 w=95 h=95" in r.stdout
     for c in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"): assert f"  {c} " in r.stdout
 
 def test_predict_json_and_whole_image(weights, photos):
-    r = run("predict", photos/"astronaut.png", photos/"coffee.png", "--weights", weights.parent, "--json", "--whole-image")
+    r = run("predict", weights.parent, photos/"astronaut.png", photos/"coffee.png", "--json", "--whole-image")
     assert r.returncode == 0, r.stderr
-    astro, coffee = json.loads(r.stdout)
-    (face,) = astro["faces"]
-    assert astro["photo"].endswith("astronaut.png") and face["box"] == [177, 66, 95, 95]
-    assert coffee["photo"].endswith("coffee.png") and coffee["faces"][0]["box"] is None   # no face: the whole photo
-    p = np.array(list(face["probs"].values()))
-    assert abs(p.sum() - 1) < 1e-4 and face["label"] == list(face["probs"])[int(p.argmax())]
+    face, coffee = json.loads(r.stdout)                                   # one record per face, the CSV's columns
+    assert face["file"].endswith("astronaut.png") and [face[c] for c in "xywh"] == [177, 66, 95, 95] and face["face"] == 1
+    assert coffee["file"].endswith("coffee.png") and coffee["x"] is None and coffee["status"] == "whole image"
+    classes = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    p = np.array([face[c] for c in classes])
+    assert abs(p.sum() - 1) < 1e-4 and face["top"] == classes[int(p.argmax())]
     import cv2                                                   # the same face, cropped here by hand
     from lhc_fer.models import load_model
     g = cv2.cvtColor(cv2.imread(str(photos/"astronaut.png")), cv2.COLOR_BGR2GRAY)
@@ -80,7 +80,7 @@ def test_predict_json_and_whole_image(weights, photos):
     np.testing.assert_allclose(p, ref, atol=1e-5)
 
 def test_predict_without_a_face(weights, photos):
-    r = run("predict", photos/"coffee.png", "--weights", weights)
+    r = run("predict", weights, photos/"coffee.png")
     assert r.returncode == 2
     assert "coffee.png: no face found" in r.stderr and "--whole-image" in r.stderr
     assert "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0

@@ -112,7 +112,7 @@ def test_second_process_on_busy_folder(csv, ref, tmp_path):
                                  f"wait for it to end or stop it"], err
     while first.poll() is None and not (run/"host"/"model.safetensors").exists(): time.sleep(0.1)
     if first.poll() is None:                                              # readers see complete files only
-        r = cli("export", "--weights", run, "--onnx", tmp_path/"m.onnx")
+        r = cli("export", run, "--onnx", tmp_path/"m.onnx")
         assert r.returncode == 0, r.stderr
     out, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
@@ -166,7 +166,7 @@ def test_written_files_respect_umask(tmp_path):
 def test_json_that_is_not_a_model(ref, tmp_path):
     import cv2, numpy as np
     img = tmp_path/"face.png"; cv2.imwrite(str(img), np.full((48, 48), 128, np.uint8))
-    r = cli("predict", img, "--weights", ref/"metrics.json")
+    r = cli("predict", ref/"metrics.json", img)
     assert r.returncode == 2
     assert one_line(r.stderr) == [f"lhc-fer: error: {ref}/metrics.json: not an lhc_fer model file: no architecture "
                                   f"(give a model.safetensors or its .json)"]

@@ -110,25 +110,25 @@ def test_sigkill_leftovers_do_not_block_the_next_run(csv, tmp_path):
 # ---- predict ---------------------------------------------------------------------------------------------------
 def test_annotate_never_onto_the_photos(weights, photos, capsys):
     before = tree(photos.parent)
-    refused(capsys, ["predict", photos, "--weights", weights, "--annotate", photos, "--force"], "--annotate", "the input")
-    refused(capsys, ["predict", photos, "--weights", weights, "--annotate", photos/"ann"], "lies inside the input folder")
-    refused(capsys, ["predict", photos/"astronaut.png", "--weights", weights, "--csv", photos/"astronaut.png", "--force"], "--csv", "is the input")
-    refused(capsys, ["predict", photos, "--weights", weights, "--csv", weights], "--csv", "exists; pass --force")
-    refused(capsys, ["predict", photos, "--weights", weights, "--csv", weights, "--force"], "--csv", "is the input")
+    refused(capsys, ["predict", weights, photos, "--annotate", photos, "--force"], "--annotate", "the input")
+    refused(capsys, ["predict", weights, photos, "--annotate", photos/"ann"], "lies inside the input folder")
+    refused(capsys, ["predict", weights, photos/"astronaut.png", "--csv", photos/"astronaut.png", "--force"], "--csv", "is the input")
+    refused(capsys, ["predict", weights, photos, "--csv", weights], "--csv", "exists; pass --force")
+    refused(capsys, ["predict", weights, photos, "--csv", weights, "--force"], "--csv", "is the input")
     assert tree(photos.parent) == before
 
 
 def test_force_on_a_user_folder_as_annotate(weights, photos, tmp_path, capsys):
     mine = tmp_path/"mine"; mine.mkdir(); (mine/"holiday.jpg").write_bytes(b"jpeg")
     before = tree(tmp_path)
-    refused(capsys, ["predict", photos, "--weights", weights, "--annotate", mine, "--force"], "was not written by lhc-fer")
-    refused(capsys, ["predict", photos, "--weights", weights, "--annotate", mine], "was not written by lhc-fer")
+    refused(capsys, ["predict", weights, photos, "--annotate", mine, "--force"], "was not written by lhc-fer")
+    refused(capsys, ["predict", weights, photos, "--annotate", mine], "was not written by lhc-fer")
     assert tree(tmp_path) == before
 
 
 def test_predict_outputs_land_as_a_set(weights, photos, tmp_path, capsys):
     out = tmp_path/"out"
-    argv = ["predict", photos, "--weights", weights, "--csv", out/"f.csv", "--json-file", out/"f.json", "--annotate", out/"ann"]
+    argv = ["predict", weights, photos, "--csv", out/"f.csv", "--json-file", out/"f.json", "--annotate", out/"ann"]
     assert main([str(a) for a in argv]) == 0
     got = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
     assert got == ["ann", f"ann/{KIT_MARK}", "ann/astronaut.png", "f.csv", "f.json"], got
@@ -146,7 +146,7 @@ def test_predict_outputs_land_as_a_set(weights, photos, tmp_path, capsys):
 def test_a_failed_predict_leaves_nothing(weights, tmp_path, capsys):
     empty = tmp_path/"blank"; empty.mkdir()
     assert cv2.imwrite(str(empty/"wall.png"), np.full((64, 64, 3), 128, np.uint8))
-    refused(capsys, ["predict", empty, "--weights", weights, "--csv", tmp_path/"o"/"f.csv", "--annotate", tmp_path/"o"/"ann"], "no face")
+    refused(capsys, ["predict", weights, empty, "--csv", tmp_path/"o"/"f.csv", "--annotate", tmp_path/"o"/"ann"], "no face")
     assert not (tmp_path/"o").exists()
 
 
@@ -154,7 +154,7 @@ def test_csv_cells_cannot_run_as_formulas(weights, tmp_path, monkeypatch):
     import skimage.data
     d = tmp_path/"p"; d.mkdir(); monkeypatch.chdir(d)
     assert cv2.imwrite(str(d/"=HYPERLINK(1).png"), cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))
-    assert main(["predict", "=HYPERLINK(1).png", "--weights", str(weights), "--csv", str(tmp_path/"f.csv")]) == 0
+    assert main(["predict", str(weights), "=HYPERLINK(1).png", "--csv", str(tmp_path/"f.csv")]) == 0
     cells = [l.split(",")[0] for l in (tmp_path/"f.csv").read_text().splitlines()[1:]]
     assert cells and all(c.startswith("'=") or c.startswith("\"'") for c in cells), cells
 
@@ -175,8 +175,8 @@ def test_eval_never_overwrites_and_records_the_weights(weights, csv, tmp_path, c
 
 def test_export_and_report_never_onto_inputs(weights, csv, tmp_path, capsys):
     before = tree(Path(weights).parent)
-    refused(capsys, ["export", "--weights", weights, "--onnx", weights, "--force"], "--onnx", "is the input")
-    refused(capsys, ["export", "--weights", weights, "--onnx", weights.with_suffix(".json"), "--force"], "is the input")
+    refused(capsys, ["export", weights, "--onnx", weights, "--force"], "--onnx", "is the input")
+    refused(capsys, ["export", weights, "--onnx", weights.with_suffix(".json"), "--force"], "is the input")
     refused(capsys, ["report", weights, csv, "--out", csv, "--force"], "is the input")
     mine = tmp_path/"r_files"; mine.mkdir(); (mine/"keep.txt").write_text("x")
     refused(capsys, ["report", weights, csv, "--out", tmp_path/"r.html", "--force", "--n", "4"], "r_files", "not written by lhc-fer")
@@ -206,7 +206,7 @@ def test_sigterm_mid_predict_removes_the_temporaries(weights, photos, tmp_path):
     many = tmp_path/"many"; many.mkdir()
     for i in range(40): (many/f"{i:02d}.png").write_bytes((photos/"astronaut.png").read_bytes())
     out = tmp_path/"o"
-    p = subprocess.Popen([str(Path(sys.executable).parent/"lhc-fer"), "predict", str(many), "--weights", str(weights), "--bs", "1",
+    p = subprocess.Popen([str(Path(sys.executable).parent/"lhc-fer"), "predict", str(weights), str(many), "--bs", "1",
                           "--csv", str(out/"f.csv"), "--annotate", str(out/"ann")], stderr=subprocess.PIPE, text=True)
     for _ in range(600):
         if out.exists() and any(out.rglob(f"*{TMP_SUFFIX}*")): break

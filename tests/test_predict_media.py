@@ -55,11 +55,11 @@ def frames_in(path):
 
 def test_video_tracked_and_annotated(weights, clip, tmp_path, capsys):
     csv, out, png = tmp_path/"frames.csv", tmp_path/"out.mp4", tmp_path/"timeline.png"
-    assert main(["predict", str(clip), "--weights", str(weights), "--csv", str(csv), "--annotate", str(out), "--timeline", str(png)]) == 0
+    assert main(["predict", str(weights), str(clip), "--csv", str(csv), "--annotate", str(out), "--timeline", str(png)]) == 0
     df = pd.read_csv(csv)
     assert list(df.columns) == ["file", "frame", "time", "id", "face", "x", "y", "w", "h", *CLASSES, "top", "prob", "status", "note"]
     assert sorted(df.frame.unique()) == list(range(30)) and (df.status == "ok").all()
-    assert df.groupby("id").size().to_dict() == {0: 30, 1: 30}           # two faces, each one id the whole clip
+    assert df.groupby("id").size().to_dict() == {1: 30, 2: 30}           # two faces, each one id the whole clip (ids from 1)
     for k, g in df.groupby("id"):
         left = g.x < 240
         assert left.all() or not left.any()                               # an id never jumps to the other face
@@ -92,8 +92,8 @@ def test_folder_glob_and_a_truncated_image(weights, tmp_path, capsys):
     (tmp_path/"album"/"readme.txt").write_text("skipped")
     bad = tmp_path/"more"/"cut.png"; bad.write_bytes((tmp_path/"album"/"a.png").read_bytes()[:3000])
     csv = tmp_path/"faces.csv"
-    rc = main(["predict", str(tmp_path/"album"), str(tmp_path/"more"/"*.png"), "--weights", str(weights), "--csv", str(csv),
-               "--annotate", str(tmp_path/"ann"), "--min-face", "40"])   # the mirrored photo has a false 26 px face
+    rc = main(["predict", str(weights), str(tmp_path/"album"), str(tmp_path/"more"/"*.png"), "--csv", str(csv),
+               "--annotate", str(tmp_path/"ann"), "--min-face", "40", "--recursive"])   # the mirrored photo has a false 26 px face
     assert rc == 0
     df = pd.read_csv(csv, keep_default_na=False)
     names = [Path(f).name for f in df.file]
@@ -101,12 +101,13 @@ def test_folder_glob_and_a_truncated_image(weights, tmp_path, capsys):
     assert df.status.tolist() == ["ok", "ok", "ok", "no face", "error"]
     assert "cut.png: unreadable or truncated image" in df.note[4]
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "coffee.png: no face found" in err[0] and "cut.png: unreadable or truncated image" in err[1]
+    assert len(err) == 3 and "skipped 1 file(s) that are not images or videos (readme.txt)" in err[0], err
+    assert "coffee.png: no face found" in err[1] and "cut.png: unreadable or truncated image" in err[2]
     assert sorted(p.relative_to(tmp_path/"ann").as_posix() for p in (tmp_path/"ann").rglob("*.png")) == \
         ["album/a.png", "album/deep/b.png", "more/c.png", "more/coffee.png"]
-    assert main(["predict", str(tmp_path/"album"), "--weights", str(weights), "--annotate", str(tmp_path/"ann")]) == 2
+    assert main(["predict", str(weights), str(tmp_path/"album"), "--annotate", str(tmp_path/"ann"), "--recursive"]) == 2
     assert "ann: folder exists and is not empty; pass --force" in capsys.readouterr().err
-    assert main(["predict", str(tmp_path/"album"), "--weights", str(weights), "--annotate", str(tmp_path/"ann"), "--force"]) == 0
+    assert main(["predict", str(weights), str(tmp_path/"album"), "--annotate", str(tmp_path/"ann"), "--force", "--recursive"]) == 0
 
 def hand_probs(m, row):
     "The row's face cropped by hand (cv2: 1.4x its box, area resize to 48 px) and run alone through the eager fp32 model."
@@ -132,23 +133,24 @@ def one_line(err): return err.strip().count("\n") == 0 and err.startswith("lhc-f
 
 def test_bad_inputs_are_one_line_errors(weights, tmp_path, capsys):
     (tmp_path/"empty").mkdir(); (tmp_path/"empty.mp4").write_bytes(b"")
-    cases = [([str(tmp_path/"empty")], "empty: no images in this folder"),
+    cases = [([str(tmp_path/"empty")], "empty: no images or videos in this folder"),
              ([str(tmp_path/"empty.mp4")], "empty.mp4: unreadable or truncated video"),
              ([str(tmp_path/"*.jpg")], "*.jpg: no image or video file matches"),
              ([str(tmp_path/"gone.png")], "gone.png: no such image file")]
     for args, msg in cases:
-        assert main(["predict", *args, "--weights", str(weights)]) == 2
+        assert main(["predict", str(weights), *args]) == 2
         err = capsys.readouterr().err
         assert one_line(err) and msg in err, err
     (tmp_path/"x.csv").write_text("old")
-    assert main(["predict", str(tmp_path/"gone.png"), "--weights", str(weights), "--csv", str(tmp_path/"x.csv")]) == 2
+    assert main(["predict", str(weights), str(tmp_path/"gone.png"), "--csv", str(tmp_path/"x.csv")]) == 2
     assert "x.csv: exists; pass --force" in capsys.readouterr().err and (tmp_path/"x.csv").read_text() == "old"
 
 def test_json_file_rows(weights, tmp_path):
     write_rgb(tmp_path/"a.png", astronaut())
-    assert main(["predict", str(tmp_path/"a.png"), "--weights", str(weights), "--json-file", str(tmp_path/"f.json"), "--tta", "flip"]) == 0
+    assert main(["predict", str(weights), str(tmp_path/"a.png"), "--json-file", str(tmp_path/"f.json"), "--tta", "flip"]) == 0
     (row,) = json.loads((tmp_path/"f.json").read_text())
-    assert (row["x"], row["y"], row["w"], row["h"], row["face"], row["status"]) == (177, 66, 95, 95, 0, "ok")
+    assert (row["x"], row["y"], row["w"], row["h"], row["face"], row["status"]) == (177, 66, 95, 95, 1, "ok")   # faces count from 1
+    assert row["frame"] is None and row["id"] is None                    # a photo: the video columns are there, empty
     assert abs(sum(row[c] for c in CLASSES) - 1) < 1e-5 and row["top"] in CLASSES
 
 def test_compiled_and_bf16(weights, clip, tmp_path):
@@ -157,9 +159,9 @@ def test_compiled_and_bf16(weights, clip, tmp_path):
     from lhc_fer.models import load_model
     m, a = load_model(weights).eval(), astronaut()
     for i in range(5): write_rgb(tmp_path/"in"/f"p{i}.png", np.ascontiguousarray(a[2 * i:400 + 2 * i, 3 * i:400 + 3 * i]))
-    args = ["--weights", str(weights), "--bs", "4", "--min-face", "60"]
-    assert main(["predict", str(tmp_path/"in"), str(clip), *args, "--compile", "--csv", str(tmp_path/"c.csv")]) == 0   # one compile
-    assert main(["predict", str(tmp_path/"in"), *args, "--precision", "bf16", "--csv", str(tmp_path/"b.csv")]) == 0
+    args = ["--bs", "4", "--min-face", "60"]
+    assert main(["predict", str(weights), str(tmp_path/"in"), str(clip), *args, "--compile", "--csv", str(tmp_path/"c.csv")]) == 0   # one compile
+    assert main(["predict", str(weights), str(tmp_path/"in"), *args, "--precision", "bf16", "--csv", str(tmp_path/"b.csv")]) == 0
     allc, bf = pd.read_csv(tmp_path/"c.csv"), pd.read_csv(tmp_path/"b.csv")
     comp, vid = allc[allc.frame.isna()], allc[allc.frame.notna()]
     eager = predict_video(m, clip, bs=4, min_face=60, progress=False)
@@ -176,7 +178,7 @@ def test_compile_failure_is_one_line(weights, tmp_path, capsys):
     import torch._inductor.config as ic
     write_rgb(tmp_path/"a.png", astronaut())
     with ic.patch({"cpp.cxx": ("/nonexistent/g++",), "fx_graph_cache": False}):
-        assert main(["predict", str(tmp_path/"a.png"), "--weights", str(weights), "--compile", "--bs", "2"]) == 2
+        assert main(["predict", str(weights), str(tmp_path/"a.png"), "--compile", "--bs", "2"]) == 2
     err = capsys.readouterr().err
     assert one_line(err) and "compile: torch.compile could not build LhcNet" in err and "drop --compile" in err, err
 
@@ -185,13 +187,48 @@ def test_mtcnn_detector(weights, tmp_path, capsys, monkeypatch):
     import skimage.data
     from lhc_fer import faces
     write_rgb(tmp_path/"camera.png", np.stack([skimage.data.camera()] * 3, -1))
-    args = ["predict", str(tmp_path/"camera.png"), "--weights", str(weights)]
+    args = ["predict", str(weights), str(tmp_path/"camera.png")]
     assert main(args) == 2 and "no face found in the 512x512 image (OpenCV Haar cascade" in capsys.readouterr().err
     assert main(args + ["--detector", "mtcnn", "--csv", str(tmp_path/"m.csv")]) == 0
     (row,) = pd.read_csv(tmp_path/"m.csv").itertuples()
     assert row.status == "ok" and 150 < row.x + row.w / 2 < 300 and 100 < row.y + row.h / 2 < 250, row   # the head, top middle
     faces._mtcnn.cache_clear(); monkeypatch.setitem(__import__("sys").modules, "facenet_pytorch", None)
+    capsys.readouterr()                                                   # the run above may have said its progress
     assert main(args + ["--detector", "mtcnn"]) == 2
     err = capsys.readouterr().err
     assert one_line(err) and "pip install --no-deps facenet-pytorch==2.6.0" in err, err
     faces._mtcnn.cache_clear()
+
+
+def test_one_schema_for_photos_and_videos(weights, clip, tmp_path, capsys):
+    "A photo CSV and a video CSV share their header; --json prints exactly the records --json-file writes."
+    write_rgb(tmp_path/"a.png", astronaut())
+    assert main(["predict", str(weights), str(tmp_path/"a.png"), "--csv", str(tmp_path/"p.csv"), "--json-file", str(tmp_path/"p.json")]) == 0
+    assert main(["predict", str(weights), str(clip), "--every", "2", "--csv", str(tmp_path/"v.csv")]) == 0
+    head = lambda f: (tmp_path/f).read_text().splitlines()[0]
+    assert head("p.csv") == head("v.csv")
+    capsys.readouterr()
+    assert main(["predict", str(weights), str(tmp_path/"a.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads((tmp_path/"p.json").read_text())
+
+def test_folders_hold_videos_too(weights, clip, tmp_path, capsys):
+    "A folder with only a video is predicted; other files are skipped with a note; subfolders need --recursive."
+    d = tmp_path/"clips"; (d/"sub").mkdir(parents=True)
+    (d/"clip.mp4").write_bytes(clip.read_bytes()); (d/"notes.txt").write_text("x"); write_rgb(d/"sub"/"a.png", astronaut())
+    assert main(["predict", str(weights), str(d), "--every", "2", "--csv", str(tmp_path/"f.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 1 file(s) that are not images or videos (notes.txt)" in err, err
+    assert set(pd.read_csv(tmp_path/"f.csv").file) == {str(d/"clip.mp4")}
+    assert main(["predict", str(weights), str(d), "--every", "2", "--recursive", "--csv", str(tmp_path/"g.csv")]) == 0
+    assert set(pd.read_csv(tmp_path/"g.csv").file) == {str(d/"clip.mp4"), str(d/"sub"/"a.png")}
+
+
+def test_h264_with_a_track_filter(weights, clip, tmp_path):
+    "The annotated copy is H.264; a face seen in fewer than three analysed frames in a row is not reported."
+    import imageio_ffmpeg, subprocess
+    out = tmp_path/"ann.mp4"
+    assert main(["predict", str(weights), str(clip), "--annotate", str(out), "--csv", str(tmp_path/"f.csv")]) == 0
+    info = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(out)], capture_output=True, text=True).stderr
+    assert "Video: h264" in info and "yuv420p" in info, info
+    df = pd.read_csv(tmp_path/"f.csv")
+    assert (df.dropna(subset=["id"]).groupby("id").size() >= 3).all()

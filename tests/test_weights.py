@@ -56,7 +56,7 @@ def test_convert_lhc_net_from_index_then_predict(net_folder, tmp_path):
     assert np.abs(p - REF["lhc_net_probs"]).max() < 1e-3
     import cv2, skimage.data
     photo = tmp_path/"astronaut.png"; cv2.imwrite(str(photo), cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))
-    r = run("predict", photo, "--weights", out)
+    r = run("predict", out, photo)
     assert r.returncode == 0, r.stderr
     assert any(c in r.stdout for c in ("Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Neutral")), r.stdout
     one_line_error(run("convert", net_folder, out), "exists", "--force")    # no silent overwrite
