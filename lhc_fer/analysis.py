@@ -13,7 +13,7 @@ import torch.nn as nn
 import matplotlib.pyplot as plt
 import seaborn as sns
 from safetensors.numpy import load_file, save_file
-from .core import LhcFerError, atomic_path, class_names, eval_mode, hard_labels, model_device, save_figure
+from .core import EMOTION_COLORS, LhcFerError, atomic_path, class_names, eval_mode, hard_labels, model_device, save_figure
 from .models import lhc_modules
 from .data import FerData, load_fer
 from .attention import AttentionMaps, capture_attention
@@ -211,7 +211,8 @@ def attention_stats(model:nn.Module, # a model holding LHC modules
 # %% ../nbs/11_analysis.ipynb #11b94b4e
 def plot_head_class_grid(stats:pd.DataFrame, # `attention_stats` table grouped by class
                          value:str="entropy", # the column to show: entropy, p, contribution, max_weight or a region
-                         save=None            # path to write (.png/.svg/.pdf)
+                         save=None,           # path to write (.png/.svg/.pdf)
+                         vrange=None          # (low, high) of one colour scale shared by every module (None: one per module)
                         ):
     "One heatmap per LHC module of `value` for each head (rows) and class (columns)."
     if "class" not in stats: raise LhcFerError("plot_head_class_grid: needs a table by class (attention_stats(by='class'))")
@@ -222,7 +223,8 @@ def plot_head_class_grid(stats:pd.DataFrame, # `attention_stats` table grouped b
     for ax in axs.flat[len(mods):]: ax.axis("off")
     for ax, m in zip(axs.flat, mods):
         t = stats[stats.module == m].pivot(index="head", columns="class", values=value)[classes]
-        sns.heatmap(t, ax=ax, cmap="viridis", annot=t.size <= 80, fmt=".2f", annot_kws=dict(fontsize=6), cbar_kws=dict(shrink=0.8))
+        lo, hi = vrange or (None, None)
+        sns.heatmap(t, ax=ax, cmap="viridis", annot=t.size <= 80, fmt=".2f", annot_kws=dict(fontsize=6), cbar_kws=dict(shrink=0.8), vmin=lo, vmax=hi)
         ax.set_title(m, fontsize=9); ax.set_xlabel(""); ax.tick_params(labelsize=7)
     fig.suptitle(f"{value} per head and class", fontsize=10); fig.tight_layout()
     return save_figure(fig, save)
@@ -235,7 +237,8 @@ def plot_entropy_distribution(stats:pd.DataFrame, # `attention_stats` table
     d = stats.assign(rel=stats.entropy / np.log(stats.channels))
     fig, ax = plt.subplots(figsize=(1.2 * d.module.nunique() + 2, 3))
     sns.boxplot(d, x="module", y="rel", color="0.9", fliersize=0, ax=ax)
-    sns.stripplot(d, x="module", y="rel", hue="class" if "class" in d else None, size=3, ax=ax, legend="class" in d)
+    pal = {k: EMOTION_COLORS.get(k, "#444") for k in d["class"].unique()} if "class" in d else None   # one colour per emotion
+    sns.stripplot(d, x="module", y="rel", hue="class" if "class" in d else None, palette=pal, size=3, ax=ax, legend="class" in d)
     ax.axhline(1, ls="--", c="gray", lw=1)
     ax.set_ylabel("entropy / log C (1 = uniform)"); ax.set_xlabel("")
     if "class" in d: ax.legend(fontsize=6, ncol=2, loc="lower right")

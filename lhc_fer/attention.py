@@ -316,7 +316,7 @@ def plot_model_view(maps:dict,            # capture_attention's result: {module 
         for c, h in enumerate(hs):
             if h >= m.heads: continue
             s = summ.loc[(n, h)]
-            ax.text(c * (S + g) + S / 2, r * (S + gy) + gy - 1, f"h{h}  H={s.entropy:.2f}\np={s.p:.2f}  c={s.contribution:.3g}",
+            ax.text(c * (S + g) + S / 2, r * (S + gy) + gy - 1, f"h{h}  H/logC={s.entropy / np.log(m.channels):.2f}\np={s.p:.2f}  c={s.contribution:.3g}",
                     ha="center", va="bottom", fontsize=6.5)
     ax.set_yticks([r * (S + gy) + gy + S / 2 for r in range(len(sel))],
                   [f"{n}\nC={m.channels}, {m.resolution[0]}x{m.resolution[1]}\nmax {t:.2g}" for (n, m), t in zip(sel.items(), tops)], fontsize=7)
@@ -324,5 +324,8 @@ def plot_model_view(maps:dict,            # capture_attention's result: {module 
     for s in ax.spines.values(): s.set_visible(False)
     what = "batch average" if image is None else f"image {image}"
     ax.set_title(f"attention per module (rows) and head (columns), {what}" + (", clustered" if cluster else ""), fontsize=9, pad=14)
-    fig.subplots_adjust(left=1.2 / fig.get_figwidth(), right=0.98, bottom=0.02, top=1 - 0.45 / fig.get_figheight())
+    fig.subplots_adjust(left=1.2 / fig.get_figwidth(), right=0.98 - 0.9 / fig.get_figwidth(), bottom=0.02, top=1 - 0.45 / fig.get_figheight())
+    cax = fig.add_axes([1 - 0.75 / fig.get_figwidth(), 0.25, 0.12 / fig.get_figwidth(), 0.5])      # one scale: each row over its max
+    fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), cm), cax=cax).set_label("weight / the row's max", fontsize=7)
+    cax.tick_params(labelsize=6)
     return save_figure(fig, save)

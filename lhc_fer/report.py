@@ -36,10 +36,13 @@ def figure_html(fig, # a matplotlib figure
 # %% ../nbs/14_report.ipynb #6802bb0f
 def table_html(df:pd.DataFrame, # a table
                caption:str="", # shown above it
-               digits:int=3 # decimals of the numbers
+               digits:int=3, # decimals of the numbers
+               fold:int=20 # tables longer than this many rows are folded (`<details>`: click to open)
               ) -> str:
-    "A pandas table as an HTML `<table>` with a caption, numbers rounded."
-    return f'<div class="tbl"><p class="cap">{html.escape(caption)}</p>{df.round(digits).to_html(border=0)}</div>'
+    "A pandas table as an HTML `<table>` with a caption, numbers rounded; a long one folded under its caption."
+    t = df.round(digits).to_html(border=0)
+    if len(df) <= fold: return f'<div class="tbl"><p class="cap">{html.escape(caption)}</p>{t}</div>'
+    return f'<details class="tbl"><summary class="cap">{html.escape(caption)} ({len(df)} rows: click to open)</summary>{t}</details>'
 
 # %% ../nbs/14_report.ipynb #e95e2a78
 def _evaluation(c):
@@ -70,7 +73,7 @@ def _model_view(c):
     note = "" if len(ok) else " (no face of this split is predicted correctly: the first one is shown)"
     return [f"<p>{html.escape(c.split)} face {i}: true <b>{c.classes[y[i]]}</b>, predicted <b>{c.classes[k]}</b> "
             f"(probability {probs[i, k]:.3f}){note}</p>", _face_html(face, c.folder),
-            figure_html(plot_model_view(maps, image=0), c.folder, "model_view", "every LHC module (rows) and head (columns): C×C attention"),
+            figure_html(plot_model_view(maps, image=0, cell=2.0, dpi=100), c.folder, "model_view", "every LHC module (rows) and head (columns): C×C attention, each row on the scale of its largest weight"),
             table_html(head_summary(maps).drop(columns=["band"], errors="ignore"), "per head: entropy, max weight, exponent p, contribution")]
 
 def _face_html(face, folder):
@@ -86,7 +89,10 @@ def _stats(c):
     from lhc_fer.analysis import attention_stats, plot_head_class_grid, plot_entropy_distribution
     _need_lhc(c, "attention statistics")
     st = attention_stats(c.model, c.sub, split=None, by="class")
-    return [figure_html(plot_head_class_grid(st, "entropy"), c.folder, "head_class_entropy", "entropy per head (rows) and class (columns)"),
+    C = {n: m.channels for n, m in lhc_modules(c.model).items()}
+    st["entropy / log C"] = st.entropy / np.log(st.module.map(C))                    # 1 = uniform attention, in every module
+    return [figure_html(plot_head_class_grid(st, "entropy / log C", vrange=(0, 1)), c.folder, "head_class_entropy",
+                        "entropy per head (rows) and class (columns), relative to uniform attention (1): one scale for every module"),
             figure_html(plot_entropy_distribution(st), c.folder, "entropy_distribution", "entropy relative to uniform attention, per module"),
             table_html(st[[k for k in STAT_COLS if k in st]], f"attention statistics over {len(c.sub)} faces, per class, module and head")]
 
@@ -108,7 +114,9 @@ def _faithfulness(c):
     from lhc_fer.explain import faithfulness, plot_curves, EXPLANATIONS, METHODS
     df = faithfulness(c.model, c.x, EXPLANATIONS if lhc_modules(c.model) else METHODS, module=_gradcam_layer(c.model), **EXPLAIN)
     t = df.groupby("method", sort=False)[["deletion_auc", "insertion_auc"]].mean()
-    return [figure_html(plot_curves(df), c.folder, "faithfulness", "deletion (lower: more faithful) and insertion (higher) curves"),
+    return [figure_html(plot_curves(df), c.folder, "faithfulness", "the model's probability of its class as each method's most "
+                        "important pixels are removed (deletion: a faithful map makes it fall fast, a lower area) or revealed on a "
+                        "blurred face (insertion: a higher area); lines are the mean over faces, bands one standard error"),
             table_html(t, f"mean areas under the curves over {len(c.x)} faces")]
 
 def _sanity(c):
@@ -128,7 +136,7 @@ CSS = """body{font:14px/1.4 system-ui,sans-serif;max-width:1100px;margin:2em aut
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
 img{max-width:100%}figure{margin:1em 0}figcaption{font-size:12px;color:#555}.files{color:#999;margin-left:.5em}
 table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;text-align:right}tr:nth-child(even){background:#f6f6f6}
-.tbl{overflow-x:auto;margin:1em 0}.cap{font-size:12px;color:#555;margin:0}.note{color:#8a5300;background:#fff6e0;padding:.4em .8em}"""
+.tbl{overflow-x:auto;margin:1em 0}.cap{font-size:12px;color:#555;margin:0}.note{color:#8a5300;background:#fff6e0;padding:.4em .8em}summary{cursor:pointer}"""
 
 def _html_page(title, parts):
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -159,7 +167,7 @@ def build_report(model, # a classifier (with or without LHC modules)
     c = SimpleNamespace(model=model.eval(), data=data, split=split, faces=faces, sub=sub, run=run, folder=tmp,
                         classes=class_names(model, data, None if getattr(data, "classes", None) else 7),
                         x=torch.from_numpy(np.asarray(sub.images[:min(n, 8)])).float()[:, None])
-    title = f"LHC-Net report: {Path(run).name if run else type(model).__name__}"
+    title = f"LHC-Net report: {'run ' + Path(run).name + ', ' if run else ''}{type(model).__name__} on {split}"
     parts = [f"<p>model {html.escape(type(model).__name__)} ({sum(p.numel() for p in model.parameters()):,} parameters, "
              f"{len(lhc_modules(model))} LHC modules) · data {html.escape(str(getattr(data, 'source', '')))} · split {html.escape(split)}, "
              f"{len(faces)} faces ({len(sub)} for the statistics)</p>"]
@@ -169,7 +177,7 @@ def build_report(model, # a classifier (with or without LHC modules)
             try: body = fn(c)
             except LhcFerError as e: body = [f'<p class="note">left out: {html.escape(str(e))}</p>']
             except ImportError as e: body = [f'<p class="note">left out: this installation lacks {html.escape(str(e))}</p>']
-            parts += [f'<section><h2>{name}</h2>'] + body + [f'<p class="cap">{time.perf_counter() - t0:.1f} s</p></section>']
+            parts += [f'<section><h2>{name}</h2>'] + body + [f'<p class="cap">this section took {time.perf_counter() - t0:.1f} s to compute</p></section>']
         if files.exists(): shutil.rmtree(files)
         os.replace(tmp, files)
         with atomic_path(out) as t: t.write_text(_html_page(title, parts), encoding="utf-8")
