@@ -8,7 +8,7 @@ import argparse, ast, importlib, importlib.util, inspect, io, os, subprocess, sy
 from dataclasses import dataclass, fields
 from pathlib import Path
 import lhc_fer
-from .config import Config, LhcFerError, config_docs, write_error
+from .config import Config, LhcFerError, config_docs, one_line, write_error
 
 # %% auto #0
 __all__ = ['COMMANDS', 'EXTRAS', 'EMPTY', 'DEPRECATED', 'resolve', 'add_config_flags', 'config_from_args', 'Param',
@@ -27,7 +27,9 @@ COMMANDS = {
     "data synth": ("lhc_fer.data:cli_data_synth",   "write a synthetic FER2013-format csv"),
     "bench":      ("lhc_fer.cli:cli_bench",         "run the benchmarks in bench/"),
     "explore":    ("lhc_fer.explorer:cli_explore",  "open the attention explorer as a Voila app"),
-    "report":     ("lhc_fer.report:cli_report",     "write a standalone HTML report of a run (figures also as PNG and SVG)"),
+    "report":     ("lhc_fer.report:cli_report",     "write a standalone HTML report of a run or a study (figures also as PNG and SVG)"),
+    "study":      ("lhc_fer.study:cli_study",       "run an Optuna study: the paper's ablations, attention variants or any search (lhc-fer study show STUDY: its table)"),
+    "study show": ("lhc_fer.study:cli_study_show",  "show a study's trials, its best trial and that trial's run folder"),
 }
 
 # %% ../nbs/15_cli.ipynb #e76d3f28
@@ -179,7 +181,11 @@ def build_parser(command:str|None=None) -> argparse.ArgumentParser: # build the 
     groups = {}
     for name, (_, hlp) in COMMANDS.items():
         parts = name.split()
-        if len(parts) == 2:
+        if len(parts) == 2 and parts[0] in COMMANDS:          # "study show" beside "study": parsed as itself only when chosen
+            if command != name: continue
+            sp = sub.add_parser(parts[0]).add_subparsers(dest="subcommand", parser_class=OneLineParser).add_parser(parts[1], help=hlp, description=hlp)
+        elif len(parts) == 1 and command is not None and command.split()[0] == name and command != name: continue
+        elif len(parts) == 2:
             if parts[0] not in groups:
                 gp = sub.add_parser(parts[0], help=f"{parts[0]} tools")
                 groups[parts[0]] = gp.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=OneLineParser)
@@ -200,7 +206,7 @@ def _command_of(argv):
         if words[:k] == n.split(): return n
     return None
 
-DEPRECATED = {"predict": "--weights", "export": "--weights"}  # command -> its old model flag (the model is now the first positional)
+DEPRECATED = {"predict": "--weights", "export": "--weights", "explore": "--weights"}  # command -> its old model flag (the model is now the first positional)
 
 def deprecated_spelling(argv:list, name:str|None) -> list: # the arguments; the command they select
     "`argv` with an old spelling rewritten, said in one line: `CMD ... --weights MODEL` becomes `CMD MODEL ...`."
@@ -236,14 +242,14 @@ def main(argv=None): # arguments (default: sys.argv[1:])
         return int(rc or 0)
     except (LhcFerError, OSError) as e:
         if debug: traceback.print_exc()
-        elif isinstance(e, OSError): print(f"lhc-fer: error: {write_error(e, e.filename or '?')}", file=sys.stderr)
-        else: print(f"lhc-fer: error: {e}", file=sys.stderr)
+        elif isinstance(e, OSError): print(f"lhc-fer: error: {one_line(write_error(e, e.filename or '?'))}", file=sys.stderr)
+        else: print(f"lhc-fer: error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lhc-fer: interrupted", file=sys.stderr); return 130
     except Exception as e:                                              # the last resort: a bug, still one line
         if debug: raise
-        msg = (str(e).strip().splitlines() or [""])[0][:300]
+        msg = one_line((str(e).strip().splitlines() or [""])[0][:300])
         print(f"lhc-fer: internal error (a bug in lhc-fer): {type(e).__name__}: {msg}; "
               f"rerun with LHC_FER_DEBUG=1 to see the traceback", file=sys.stderr)
         return 1

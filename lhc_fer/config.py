@@ -10,7 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'PIXEL_RANGE', 'PRECISIONS', 'EMOTION_COLORS', 'ATTENTIONS', 'WRITE_ERRORS', 'LhcFerError', 'Config',
-           'config_docs', 'write_error']
+           'config_docs', 'write_error', 'one_line']
 
 # %% ../nbs/00_config.ipynb #5a02372f
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -151,3 +151,10 @@ def write_error(e:Exception, # the failure (an OSError, or a library error quoti
         m = re.search(r"os error (\d+)", str(e)); code = int(m.group(1)) if m else None
     why = WRITE_ERRORS.get(code) or (os.strerror(code) if code else f"{type(e).__name__}: {e}")
     return LhcFerError(f"{why} writing {path}")
+
+# %% ../nbs/00_config.ipynb #321a2d6e
+def one_line(msg:str # a message, maybe naming files with odd characters
+            ) -> str:
+    "`msg` on one printable line: control characters and undecodable bytes escaped (\\n, \\x1b, \\udcff)."
+    s = str(msg).encode("utf-8", "backslashreplace").decode("utf-8")        # lone surrogates from non-UTF-8 names
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in s)

@@ -13,7 +13,7 @@ from fastprogress.fastprogress import progress_bar
 from fastprogress.core import IN_NOTEBOOK
 import torch
 import torch.nn.functional as F
-from .config import ATTENTIONS, EMOTION_COLORS, EMOTIONS, PIXEL_RANGE, PRECISIONS, WRITE_ERRORS, Config, LhcFerError, config_docs, write_error
+from .config import ATTENTIONS, EMOTION_COLORS, EMOTIONS, PIXEL_RANGE, PRECISIONS, WRITE_ERRORS, Config, LhcFerError, config_docs, one_line, write_error
 
 # %% auto #0
 __all__ = ['UMASK', 'TMP_SUFFIX', 'KIT_MARK', 'LOCK_ENV', 'default_device', 'seed_everything', 'scratch', 'notice', 'atomic_path',
@@ -45,7 +45,7 @@ def scratch(prefix:str="lhc_fer_" # start of the folder's name
 # %% ../nbs/00_core.ipynb #52390259
 def notice(msg:str): # one line: what was found and what was done about it
     "Tell the user, on stderr, about something the kit repaired or decided on its own (never silently)."
-    print(f"lhc-fer: {msg}", file=sys.stderr, flush=True)
+    print(f"lhc-fer: {one_line(msg)}", file=sys.stderr, flush=True)
 
 # %% ../nbs/00_core.ipynb #b0e5fb72
 def _umask() -> int:

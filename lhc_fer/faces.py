@@ -224,6 +224,9 @@ def media_files(paths, # files, folders of images and videos, and glob patterns;
                         if Path(f).suffix.lower() in IMAGE_EXTS + VIDEO_EXTS and Path(f).is_file())
             if not fs: raise LhcFerError(f"{s}: no image or video file matches this pattern")
             out += fs
+        elif p.is_symlink() and not p.exists():                                  # a dangling link or a link loop
+            try: os.stat(p)
+            except OSError as e: raise LhcFerError(f"{p}: {os.strerror(e.errno).lower()} (a symbolic link)") from e
         else: out.append(p)
     return out
 

@@ -214,3 +214,15 @@ def test_sigterm_mid_predict_removes_the_temporaries(weights, photos, tmp_path):
     p.send_signal(signal.SIGTERM); err = p.communicate(timeout=120)[1]
     assert p.returncode == 130 and "interrupted" in err, err
     assert not out.exists() or not [q for q in out.rglob("*")], list(out.rglob("*"))
+
+
+def test_odd_file_names_stay_one_line(weights, tmp_path, capsys):
+    "A file name with a newline or bytes that are not UTF-8 is escaped in the one-line message."
+    odd = tmp_path/"new\nline.png"; odd.write_bytes(b"not an image")
+    refused(capsys, ["predict", weights, odd], "new\\nline.png")
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9.png"
+    with open(raw, "wb") as f: f.write(b"not an image either")
+    line = refused(capsys, ["predict", weights, os.fsdecode(raw)], "caf\\")   # escaped (\\xe9 or \\udce9), printable
+    line.encode("utf-8")
+    loop = tmp_path/"loop"; loop.symlink_to(loop)
+    refused(capsys, ["predict", weights, loop], "loop")
