@@ -14,9 +14,20 @@ def test_version():
     assert r.returncode == 0 and r.stdout.strip() == f"lhc-fer {lhc_fer.__version__}"
 
 def test_help_lists_every_command():
+    "Every registered command's first word is listed as a command of its own (a line starting with it), with its help."
+    import re
+    from lhc_fer.cli import COMMANDS
     r = run("--help")
     assert r.returncode == 0
-    for c in ("demo", "train", "eval", "predict", "export", "convert", "data", "bench", "explore"): assert c in r.stdout
+    listed = set(re.findall(r"^    (\w+)\s", r.stdout, re.M))
+    assert listed == {n.split()[0] for n in COMMANDS}, listed
+
+def test_old_spelling_works_with_one_note(tmp_path):
+    "predict --weights MODEL (the old spelling) still runs, with one deprecation line, the same as the model first."
+    r = run("predict", str(tmp_path/"none.png"), "--weights", str(tmp_path/"model.safetensors"))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 2 and "--weights is deprecated; give the model first" in lines[0], r.stderr
+    assert "model.safetensors" in lines[1] and "no such" in lines[1]
 
 def test_data_group_help():
     r = run("data", "--help")
