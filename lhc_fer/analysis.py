@@ -13,7 +13,7 @@ import torch.nn as nn
 import matplotlib.pyplot as plt
 import seaborn as sns
 from safetensors.numpy import load_file, save_file
-from .core import EMOTION_COLORS, LhcFerError, atomic_path, class_names, eval_mode, hard_labels, model_device, save_figure
+from .core import EMOTION_COLORS, LhcFerError, progress, atomic_path, class_names, eval_mode, hard_labels, model_device, save_figure
 from .models import lhc_modules
 from .data import FerData, load_fer
 from .attention import AttentionMaps, capture_attention
@@ -188,7 +188,7 @@ def attention_stats(model:nn.Module, # a model holding LHC modules
         path = Path(cache)/f"attention_stats-{_cache_key(model, x, y, lab, split, by, rdesc)[:24]}"
         if (df := _load_stats(path)) is not None: return df
     stats, sums, groups, dev = {}, {}, [], model_device(model)
-    for i in range(0, len(x), bs):
+    for i in progress(range(0, len(x), bs), label="attention_stats", unit=f"batches of {bs}"):
         maps, out = capture_attention(model, x[i:i + bs].to(dev), output=True)
         g = (y[i:i + bs] if by == "class" else out.argmax(1).cpu() if by == "pred" else torch.zeros(len(out), dtype=torch.long))
         groups.append(g)
@@ -262,7 +262,7 @@ def class_head_importance(model:nn.Module, # a classifier holding LHC modules
     with eval_mode(model), torch.no_grad(): p0 = torch.cat([model(x[i:i + bs].to(dev)).float().softmax(1).cpu() for i in range(0, len(x), bs)])
     score = lambda p: (p[idx, y] if metric == "prob_drop" else (p.argmax(1) == y).float()).numpy()   # (N,)
     cols = {}
-    for name, m in mods.items():
+    for name, m in progress(list(mods.items()), label="class_head_importance", unit="modules"):
         for h in range(m.heads):
             pa = torch.cat([ablated_probs(model, x[i:i + bs], m, h, mode) for i in range(0, len(x), bs)])   # one forward per batch
             cols[f"{name} h{h}"] = score(p0) - score(pa)

@@ -17,7 +17,7 @@ from captum.attr import IntegratedGradients, Saliency, Occlusion, LayerGradCam, 
 from scipy.integrate import trapezoid
 from scipy.stats import spearmanr
 from torchvision.transforms.v2.functional import gaussian_blur
-from .core import LhcFerError, eval_mode, hard_labels, as_batch, face_image, save_figure, upsample, notice
+from .core import progress, LhcFerError, eval_mode, hard_labels, as_batch, face_image, save_figure, upsample, notice
 from .models import lhc_modules
 from .lhc import LHC
 from .attention import band_mask, capture_attention, contribution_map
@@ -427,7 +427,7 @@ def faithfulness(model:nn.Module,      # a classifier taking (B, 1|3, H, W) pixe
     with eval_mode(model): t = _targets(model, x, target)
     has_lhc = bool(lhc_modules(model))
     rows = []
-    for meth in methods:
+    for meth in progress(list(methods), label="faithfulness", unit="methods"):
         if meth == "contribution" and not has_lhc: continue
         e = explanation_maps(model, x, meth, t, module=module, lhc=lhc, **kw)                  # (N, H, W)
         fr, d = deletion_curve(model, x, e, t, steps, "deletion", baseline, bs)
