@@ -4,12 +4,14 @@
 
 # %% ../nbs/04_data.ipynb #15a42c9a
 from __future__ import annotations
-import csv, gzip, math, time
+import errno, gzip, math, os, re, stat, sys, time, warnings, zlib
+from array import array
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 import numpy as np
 import torch
+from PIL import Image, ImageOps
 from fastcore.basics import store_attr
 from fastai.data.core import Datasets, TfmdDL, DataLoaders
 from fastai.data.transforms import CategoryMap, Category, DisplayedTransform
@@ -18,12 +20,13 @@ from fastai.vision.augment import AffineCoordTfm, RandTransform, rotate_mat, fli
 from .core import EMOTIONS, LhcFerError, atomic_path, default_device, hard_labels
 
 # %% auto #0
-__all__ = ['SPLITS', 'REGIONS', 'MAX_PROBLEMS', 'FERPLUS_COLS', 'FERPLUS_CLASSES', 'FACE_SIZE', 'IMAGE_EXTS', 'EVIDENCE',
-           'DIFFICULTY', 'FerDataError', 'FerData', 'seeded_split', 'read_fer2013_csv', 'read_ferplus', 'read_image',
-           'to_gray', 'resize_face', 'read_image_folder', 'read_labelled_list', 'synthetic_faces', 'evidence_mask',
-           'write_fer2013_csv', 'load_fer', 'class_balance', 'class_weights', 'FaceImage', 'TensorSoftLabel', 'GetFace',
-           'GetLabel', 'ToFloat255', 'shift_zoom_mat', 'Lighting255', 'Cutout', 'TrainAffine', 'aug_tfms',
-           'fer_datasets', 'fer_dls', 'fer_dl', 'cli_data_check', 'cli_data_synth']
+__all__ = ['SPLITS', 'REGIONS', 'MAX_PROBLEMS', 'MAX_CSV_BYTES', 'FERPLUS_COLS', 'FERPLUS_CLASSES', 'FACE_SIZE', 'IMAGE_EXTS',
+           'MAX_PIXELS', 'EVIDENCE', 'DIFFICULTY', 'FerDataError', 'safe_name', 'FerData', 'seeded_split',
+           'read_fer2013_csv', 'read_ferplus', 'read_image', 'to_gray', 'resize_face', 'read_image_folder',
+           'read_labelled_list', 'synthetic_faces', 'evidence_mask', 'write_fer2013_csv', 'load_fer', 'class_balance',
+           'class_weights', 'FaceImage', 'TensorSoftLabel', 'GetFace', 'GetLabel', 'ToFloat255', 'shift_zoom_mat',
+           'Lighting255', 'Cutout', 'TrainAffine', 'aug_tfms', 'fer_datasets', 'fer_dls', 'fer_dl', 'cli_data_check',
+           'cli_data_synth']
 
 # %% ../nbs/04_data.ipynb #08236694
 SPLITS = ("train", "valid", "test")
@@ -32,8 +35,27 @@ MAX_PROBLEMS = 20
 
 class FerDataError(LhcFerError):
     "A dataset problem; each line of the message is `file:line: what is wrong (what was expected)`."
-    def __init__(self, msg:str, problems:list=None): # the message; the (where, what) pairs it lists
-        super().__init__(msg); self.problems = problems or []
+    def __init__(self, msg:str, problems:list=None, n:int=None): # the message; the (where, what) pairs it lists; how many in all
+        super().__init__(msg); self.problems = problems or []; self.n = len(self.problems) if n is None else n
+
+# %% ../nbs/04_data.ipynb #5a1e0c02
+def safe_name(x) -> str: # a path, a name or any text: maybe with newlines, control characters or undecodable bytes
+    "`x` as printable one-line text: ordinary names unchanged, control characters and undecodable bytes as backslash escapes."
+    s = os.fsdecode(x) if isinstance(x, bytes) else str(x)
+    if s.isprintable(): return s
+    def esc(c):
+        if c.isprintable(): return c
+        if "\udc80" <= c <= "\udcff": return f"\\x{ord(c) - 0xdc00:02x}"   # a byte that was not UTF-8 (surrogateescape)
+        return c.encode("unicode_escape").decode("ascii")
+    return "".join(map(esc, s))
+
+# %% ../nbs/04_data.ipynb #5a1e0c06
+def _clip(x, n:int=40) -> str: # text or bytes from a file; most characters shown
+    "`repr` of `x` cut to `n` characters, with its length when cut: untrusted content quoted on one short line."
+    b = isinstance(x, (bytes, bytearray))
+    s = bytes(x[:4 * n]).decode("utf-8", "replace") if b else str(x)
+    if len(s) <= n and not (b and len(x) > 4 * n): return repr(s)
+    return f"{s[:n]!r}… ({len(x)} {'bytes' if b else 'characters'})"
 
 # %% ../nbs/04_data.ipynb #35d51fc7
 @dataclass
@@ -53,9 +75,9 @@ class FerData:
     def __post_init__(self):
         self.split = np.asarray(self.split, dtype="<U5"); n = len(self.images)
         if self.images.dtype != np.uint8 or self.images.ndim != 3:
-            raise FerDataError(f"{self.source}: images must be uint8 (N, H, W), got {self.images.dtype} {self.images.shape}")
+            raise FerDataError(f"{safe_name(self.source)}: images must be uint8 (N, H, W), got {self.images.dtype} {self.images.shape}")
         if len(self.labels) != n or len(self.split) != n:
-            raise FerDataError(f"{self.source}: {n} images but {len(self.labels)} labels and {len(self.split)} split entries")
+            raise FerDataError(f"{safe_name(self.source)}: {n} images but {len(self.labels)} labels and {len(self.split)} split entries")
         if self.where is None: self.where = [f"{self.source}:{i}" for i in range(n)]
 
     def __len__(self): return len(self.images)
@@ -76,7 +98,7 @@ class FerData:
         n = {s: int((self.split == s).sum()) for s in SPLITS}
         h, w = self.images.shape[1:] if len(self) else (0, 0)
         return (f"FerData({len(self)} faces {h}x{w}, {len(self.classes)} classes{' (soft labels)' if self.soft else ''}, "
-                f"train {n['train']} / valid {n['valid']} / test {n['test']}, {self.layout or 'in memory'}: {self.source})")
+                f"train {n['train']} / valid {n['valid']} / test {n['test']}, {self.layout or 'in memory'}: {safe_name(self.source)})")
 
 # %% ../nbs/04_data.ipynb #fe165275
 class _Problems:
@@ -85,50 +107,133 @@ class _Problems:
     def add(self, where, msg): # "file:line" or a path; what is wrong
         self.n += 1
         if len(self.items) < MAX_PROBLEMS: self.items.append((str(where), msg))
-    def message(self, what="row"):
-        lines = [f"{w}: {m}" for w, m in self.items]
+    def message(self, what="row", left=True):
+        lines = [f"{safe_name(w)}: {m}" for w, m in self.items]
         more = f" ({len(self.items)} listed)" if self.n > len(self.items) else ""
-        lines.append(f"{self.src}: {self.n} bad {what}(s){more}; fix them, or pass skip_bad=True (--skip-bad) to drop them")
+        tail = "fix them, or pass skip_bad=True (--skip-bad) to drop them" if left else f"no good {what}s left"
+        lines.append(f"{safe_name(self.src)}: {self.n} bad {what}(s){more}; {tail}")
         return "\n".join(lines)
-    def check(self, skip_bad=False, what="row"):
-        "Raise all problems unless `skip_bad`."
-        if self.n and not skip_bad: raise FerDataError(self.message(what), self.items)
+    def check(self, skip_bad=False, what="row", left=True): # left: are there good ones to keep?
+        "Raise all problems unless `skip_bad` and some good ones are `left`."
+        if self.n and not (skip_bad and left): raise FerDataError(self.message(what, left), self.items, self.n)
 
-def _fatal(where, msg): raise FerDataError(f"{where}: {msg}", [(str(where), msg)])
+def _fatal(where, msg): raise FerDataError(f"{safe_name(where)}: {msg}", [(str(where), msg)])
 
 # %% ../nbs/04_data.ipynb #1b95a482
-def _line_at(b:bytes, i:int) -> int: return b.count(b"\n", 0, i) + 1  # 1-based line of byte offset i
+MAX_CSV_BYTES = 1 << 30   # largest csv read, counted after gunzip (FER2013 is 290 MB)
+_CHUNK = 1 << 20          # bytes read, decompressed or checked at a time
+_STAT_ERRORS = {errno.ENOENT: "no such file", errno.ELOOP: "symbolic link loop", errno.ENAMETOOLONG: "file name too long"}
 
-def _read_bytes(path) -> bytes:
-    "The bytes of text file `path`, or a `FerDataError` for missing, empty, binary or non-UTF-8 content."
-    p = Path(path)
-    if not p.exists(): _fatal(p, "no such file")
-    if p.is_dir(): _fatal(p, "is a folder; expected a csv file")
-    try: b = p.read_bytes()
+def _regular_file(p, # the path to check
+                  what:str="a csv file", # what was expected, for the message
+                  missing:str="no such file", # what to say when it does not exist
+                 ) -> int:
+    "The size of regular file `p`, or one line saying why it is not one (missing, a folder, a link loop, a device, a pipe)."
+    try: st = os.stat(p)
+    except (OSError, ValueError) as e:             # ValueError: a NUL in the name
+        why = _STAT_ERRORS.get(getattr(e, "errno", None)) or f"cannot read ({getattr(e, 'strerror', None) or e})"
+        if why == "no such file": why = missing + (" (dangling symbolic link)" if os.path.islink(p) else "")
+        _fatal(p, why)
+    if stat.S_ISDIR(st.st_mode): _fatal(p, f"is a folder; expected {what}")
+    if not stat.S_ISREG(st.st_mode): _fatal(p, f"not a regular file (a device, pipe or socket); expected {what}")
+    return st.st_size
+
+# %% ../nbs/04_data.ipynb #5a1e0c12
+def _gz_chunks(p, max_bytes:int): # a gzip file; most decompressed bytes allowed
+    "Decompressed chunks of gzip file `p`, streamed; one line once they pass `max_bytes` in all, or when the file is corrupt."
+    n = 0
+    try:
+        with gzip.open(p, "rb") as g:
+            while c := g.read(_CHUNK):
+                n += len(c)
+                if n > max_bytes: _fatal(p, f"decompresses to more than {max_bytes} bytes, the limit (raise it with --max-csv-bytes)")
+                yield c
+    except (OSError, EOFError, zlib.error) as e: _fatal(p, f"truncated or corrupt gzip file ({safe_name(e)})")
+
+def _read_raw(p, max_bytes:int=MAX_CSV_BYTES) -> bytes: # a file; most bytes read (after gunzip)
+    "The bytes of regular file `p`, gunzipped when it is gzip; one line past `max_bytes` (a gzip bomb stops there, in bounded memory)."
+    size, limit = _regular_file(p), f"the limit of {max_bytes} bytes (raise it with --max-csv-bytes)"
+    try:
+        with open(p, "rb") as fh:
+            if fh.read(2) != b"\x1f\x8b":
+                if size > max_bytes: _fatal(p, f"{size} bytes, more than {limit}")
+                fh.seek(0); b = fh.read(max_bytes + 1)
+                if len(b) > max_bytes: _fatal(p, f"more than {limit}")   # it grew while we read
+                return b
     except OSError as e: _fatal(p, f"cannot read ({e.strerror})")
-    if b[:2] == b"\x1f\x8b":
-        try: b = gzip.decompress(b)
-        except (OSError, EOFError) as e: _fatal(p, f"truncated or corrupt gzip file ({e})")
-    if b[:3] == b"\xef\xbb\xbf": b = b[3:]
-    if not b.strip(): _fatal(f"{p}:1", "empty file; expected a csv with a header line such as 'emotion,pixels,Usage'")
-    i = b.find(b"\x00")
-    if i >= 0: _fatal(f"{p}:{_line_at(b, i)}", f"binary content (NUL byte at offset {i}); expected a UTF-8 text csv")
-    if np.frombuffer(b, np.uint8).max() >= 128:
-        try: b.decode("utf-8")
-        except UnicodeDecodeError as e:
-            _fatal(f"{p}:{_line_at(b, e.start)}", f"not UTF-8 text (byte 0x{b[e.start]:02x} at offset {e.start}); expected a UTF-8 csv")
-    return b
+    for _ in _gz_chunks(p, max_bytes): pass        # count first, holding one chunk: a bomb stops here
+    return b"".join(_gz_chunks(p, max_bytes))
+
+# %% ../nbs/04_data.ipynb #5a1e0c1c
+def _head(p, max_bytes:int=MAX_CSV_BYTES, n:int=1 << 16) -> tuple: # a regular file; its limit; bytes wanted
+    "(the first `n` bytes of `p`, gunzipped, and whether that is all of it), reading no further."
+    try:
+        with open(p, "rb") as fh: head = fh.read(n + 1)
+    except OSError as e: _fatal(p, f"cannot read ({e.strerror})")
+    if head[:2] == b"\x1f\x8b":
+        it, head = _gz_chunks(p, max_bytes), b""
+        for c in it:
+            head += c
+            if len(head) > n: it.close(); break
+    return head[:n], len(head) <= n
+
+# %% ../nbs/04_data.ipynb #5a1e0c16
+def _csv_lines(b:bytes): # the text of a csv file
+    "(line number, line without its newline and \\r) of `b`, lazily: millions of empty lines cost no list."
+    i, j, n = 0, 1, len(b)
+    while i < n:
+        k = b.find(b"\n", i)
+        if k < 0: k = n
+        yield j, b[i:k].rstrip(b"\r")
+        i, j = k + 1, j + 1
 
 def _fields(line:bytes) -> list: # one csv line (no newline)
-    "Split a csv line into byte fields (quotes handled only when present, for speed)."
+    "Split a csv line into byte fields; quoted fields (`\"\"` inside is one quote) parsed only when present, for speed."
     if b'"' not in line: return line.split(b",")
-    return [f.encode() for f in next(csv.reader([line.decode()]))]
+    out, i, n = [], 0, len(line)
+    while True:
+        parts = []
+        if line.startswith(b'"', i):                      # quoted: up to the closing quote, of any length
+            j = i + 1
+            while (k := line.find(b'"', j)) >= 0 and line.startswith(b'"', k + 1): parts += [line[j:k], b'"']; j = k + 2
+            parts.append(line[j:] if k < 0 else line[j:k]); i = n if k < 0 else k + 1
+        e = line.find(b",", i); e = n if e < 0 else e
+        out.append(b"".join(parts) + line[i:e])
+        if e >= n: return out
+        i = e + 1
 
-def _first(lines) -> str: return lines[0].rstrip(b"\r").decode()[:200]  # the header line as found
+def _first(line:bytes) -> str: return line[:800].decode(errors="replace")[:200]  # the header line as found, cut
 
-def _header(p, lines) -> list:
+def _header(line:bytes) -> list: # the first line
     "Lower-cased, stripped column names of the header line."
-    return [h.decode().strip().strip('"').strip().lower() for h in _fields(lines[0].rstrip(b"\r"))]
+    return [h.decode(errors="replace").strip().strip('"').strip().lower() for h in _fields(line)]
+
+# %% ../nbs/04_data.ipynb #5a1e0c1a
+def _line_at(b:bytes, i:int) -> int: return b.count(b"\n", 0, i) + 1  # 1-based line of byte offset i
+
+def _check_utf8(p, b:bytes): # the file (for the message); its bytes
+    "One line at the first byte of `b` that is not UTF-8; checked a chunk at a time (a whole decode could take 4x the file)."
+    i = 0
+    while i < len(b):
+        k = min(i + _CHUNK, len(b))
+        while i + _CHUNK - 4 < k < len(b) and b[k] & 0xC0 == 0x80: k -= 1   # cut before a character, not inside it
+        try: b[i:k].decode("utf-8")
+        except UnicodeDecodeError as e:
+            j = i + e.start
+            _fatal(f"{p}:{_line_at(b, j)}", f"not UTF-8 text (byte 0x{b[j]:02x} at offset {j}); expected a UTF-8 csv")
+        i = k
+
+def _read_bytes(path, # a csv file, maybe gzip
+                max_bytes:int=MAX_CSV_BYTES, # most bytes read, after gunzip
+               ) -> bytes:
+    "The bytes of text file `path`, or a `FerDataError` for missing, too big, empty, binary or non-UTF-8 content."
+    p = Path(path); b = _read_raw(p, max_bytes)
+    if b[:3] == b"\xef\xbb\xbf": b = b[3:]
+    if not b or b.isspace(): _fatal(f"{p}:1", "empty file; expected a csv with a header line such as 'emotion,pixels,Usage'")
+    i = b.find(b"\x00")
+    if i >= 0: _fatal(f"{p}:{_line_at(b, i)}", f"binary content (NUL byte at offset {i}); expected a UTF-8 text csv")
+    if np.frombuffer(b, np.uint8).max() >= 128: _check_utf8(p, b)
+    return b
 
 # %% ../nbs/04_data.ipynb #2d178ca6
 _NOT_PIXEL_CHAR = np.ones(256, bool); _NOT_PIXEL_CHAR[[*range(48, 58), 32, 9, 10, 13]] = False  # digits and blanks are fine
@@ -155,14 +260,53 @@ def _parse_pixels(fields:list): # byte strings of space-separated integers, one 
     if big.any(): bigrow[np.searchsorted(nl, starts[big])] = True
     return val.astype(np.uint8), counts, badrow, bigrow
 
-def _pixel_problem(f:bytes, expected:int) -> str:
-    "Describe what is wrong with one pixel field (the slow path, for bad rows only)."
-    toks = f.split()
-    for j, t in enumerate(toks):
-        if not t.isdigit(): return f"non-numeric pixel value {t.decode(errors='replace')!r} (pixel {j+1}); expected integers 0-255 separated by spaces"
-        if int(t) > 255: return f"pixel value {int(t)} out of range 0-255 (pixel {j+1})"
+# %% ../nbs/04_data.ipynb #5a1e0c20
+_BLANK = ~_NOT_PIXEL_CHAR; _BLANK[48:58] = False            # the blanks between pixel tokens: space, tab, CR, LF
+_NON_PIXEL = re.compile(rb"[^0-9 \t\r\n]")
+_BIG_PIXEL = re.compile(rb"(?<![0-9])(?:[0-9]{4,}|25[6-9]|2[6-9][0-9]|[3-9][0-9][0-9])(?![0-9])")
+_SEP = re.compile(rb"[ \t\r\n]")
+
+def _ntok(f:bytes) -> int: # pixel text
+    "How many blank-separated tokens `f` holds, counted with numpy (no token objects)."
+    t = ~_BLANK[np.frombuffer(f, np.uint8)]
+    return int(t[:1].sum() + (t[1:] & ~t[:-1]).sum())
+
+def _pixel_problem(f:bytes, expected:int) -> str: # one pixel field; the pixel count rows should have
+    "Describe what is wrong with one pixel field (the slow path, for bad rows only; linear in its length, tokens cut)."
+    if m := _NON_PIXEL.search(f):
+        s = max(f.rfind(c, 0, m.start()) for c in b" \t\r\n") + 1; e = _SEP.search(f, m.start())
+        return (f"non-numeric pixel value {_clip(f[s:e.start() if e else len(f)])} (pixel {_ntok(f[:s]) + 1}); "
+                "expected integers 0-255 separated by spaces")
+    if m := _BIG_PIXEL.search(f):
+        t, j = m.group(), _ntok(f[:m.start()]) + 1
+        if len(t.lstrip(b"0")) <= 3 and int(t.lstrip(b"0") or b"0") <= 255:
+            return f"pixel value {_clip(t)} has leading zeros (pixel {j}); expected at most 3 digits"
+        return f"pixel value {t.decode() if len(t) <= 12 else t[:8].decode() + f'… ({len(t)} digits)'} out of range 0-255 (pixel {j})"
     s = math.isqrt(expected)
-    return f"found {len(toks)} pixel values, expected {expected} ({s}x{s})"
+    return f"found {_ntok(f)} pixel values, expected {expected} ({s}x{s})"
+
+# %% ../nbs/04_data.ipynb #5a1e0c22
+_BLOCK = 1 << 20   # bytes of pixel text parsed at once
+
+def _parse_long(f:bytes): # one pixel field longer than _BLOCK
+    "`_parse_pixels` of one long field, piece by piece, each cut at a blank."
+    vals, count, bad, big, i = [], 0, False, False, 0
+    while i < len(f):
+        k = len(f) if len(f) - i <= _BLOCK else max(f.rfind(c, i, i + _BLOCK) for c in b" \t\r")
+        if k <= i: bad = True; break                # a token longer than a block: bad, and `_pixel_problem` says how
+        v, c, bd, bg = _parse_pixels([f[i:k]]); vals.append(v); count += int(c[0]); bad |= bool(bd[0]); big |= bool(bg[0]); i = k
+    return np.concatenate(vals or [np.zeros(0, np.uint8)]), np.array([count]), np.array([bad]), np.array([big])
+
+def _parse_rows(fields:list): # pixel fields, one per row, of any lengths
+    "`_parse_pixels` of all `fields` in blocks of about `_BLOCK` bytes: memory stays bounded, whatever the rows."
+    out, i = [], 0
+    while i < len(fields):
+        if len(fields[i]) > _BLOCK: out.append(_parse_long(fields[i])); i += 1; continue
+        j, size = i, 0
+        while j < len(fields) and size + len(fields[j]) <= _BLOCK: size += len(fields[j]) + 1; j += 1
+        out.append(_parse_pixels(fields[i:j])); i = j
+    if not out: return np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool)
+    return tuple(np.concatenate(x) for x in zip(*out))
 
 # %% ../nbs/04_data.ipynb #ef0d42b7
 _USAGE = {"training": "train", "train": "train", "publictest": "valid", "valid": "valid", "val": "valid",
@@ -179,54 +323,58 @@ def seeded_split(labels:np.ndarray, valid_pct:float=0.1, test_pct:float=0.1, see
         out[idx[:nv]] = "valid"; out[idx[nv:nv + nt]] = "test"
     return out
 
+# %% ../nbs/04_data.ipynb #5a1e0c30
+_INT = re.compile(rb"[+-]?[0-9]+")
+
+def _index(t:bytes, n:int, what:str="emotion", names:str="") -> tuple: # a label field; number of classes; its name; class names
+    "(index, None) when `t` is an integer 0..n-1 in ASCII digits, else (None, what is wrong)."
+    if not _INT.fullmatch(t): return None, f"{what} {_clip(t)} is not an integer 0-{n-1}"
+    v = int(t) if len(t) <= 18 else None                  # int() refuses over 4300 digits
+    if v is None or not 0 <= v < n:
+        return None, f"{what} {t.decode() if v is not None else _clip(t, 12)} out of range 0-{n-1}{names and f' ({names})'}"
+    return v, None
+
 # %% ../nbs/04_data.ipynb #4d7cc302
-def _read_fer_rows(path, skip_bad=False, n_classes=len(EMOTIONS), need_labels=True):
+def _read_fer_rows(path, skip_bad=False, n_classes=len(EMOTIONS), need_labels=True, max_csv_bytes=MAX_CSV_BYTES):
     "Parse a FER2013-style csv: dict(images, labels, usage, lines) of the good rows, and the problems."
-    p = Path(path); b = _read_bytes(p); lines = b.split(b"\n")
-    hdr = _header(p, lines); pr = _Problems(p)
+    p = Path(path); lines = _csv_lines(_read_bytes(p, max_csv_bytes)); _, first = next(lines)
+    hdr = _header(first); pr = _Problems(p)
     col = {k: next((i for i, h in enumerate(hdr) if h in names), None) for k, names in
            dict(emotion=("emotion", "label"), pixels=("pixels",), usage=("usage",)).items()}
     if col["pixels"] is None or (need_labels and col["emotion"] is None):
-        found = lines[0].rstrip(b"\r").decode()[:200]
-        hint = " (the file has no header line)" if found[:1].isdigit() else ""
+        found = _first(first); hint = " (the file has no header line)" if found[:1].isdigit() else ""
         _fatal(f"{p}:1", f"expected columns emotion,pixels[,Usage]; found header {found!r}{hint}")
     ie, ip, iu, ncol = col["emotion"], col["pixels"], col["usage"], len(hdr)
+    cols = f" ({','.join(hdr)})" if len(",".join(hdr)) <= 80 else ""
     pix, lab, use, lno = [], [], [], []
-    for j, ln in enumerate(lines[1:], start=2):
-        ln = ln.rstrip(b"\r")
+    for j, ln in lines:
         if not ln or ln.isspace(): continue
         f = _fields(ln)
         if len(f) != ncol:
             hint = " (pixels must be separated by spaces, not commas)" if len(f) > ncol + 10 else ""
-            pr.add(f"{p}:{j}", f"expected {ncol} fields ({','.join(hdr)}), found {len(f)}{hint}"); continue
+            pr.add(f"{p}:{j}", f"expected {ncol} fields{cols}, found {len(f)}{hint}"); continue
         e = 0
         if ie is not None:
-            t = f[ie].strip()
-            if not t.isdigit(): pr.add(f"{p}:{j}", f"emotion {t.decode(errors='replace')!r} is not an integer 0-{n_classes-1}"); continue
-            e = int(t)
-            if e >= n_classes: pr.add(f"{p}:{j}", f"emotion {e} out of range 0-{n_classes-1} ({', '.join(EMOTIONS)})"); continue
+            e, why = _index(f[ie].strip(), n_classes, "emotion", ", ".join(EMOTIONS[:n_classes]))
+            if why: pr.add(f"{p}:{j}", why); continue
         u = "train"
         if iu is not None:
-            t = f[iu].strip().decode(errors="replace")
-            u = _USAGE.get(t.lower())
-            if u is None: pr.add(f"{p}:{j}", f"unknown Usage {t!r}; expected Training, PublicTest or PrivateTest"); continue
+            t = f[iu].strip().decode(errors="replace"); u = _USAGE.get(t.lower())
+            if u is None: pr.add(f"{p}:{j}", f"unknown Usage {_clip(t)}; expected Training, PublicTest or PrivateTest"); continue
         pix.append(f[ip]); lab.append(e); use.append(u); lno.append(j)
-    vals, counts, bad, big = [], [], [], []
-    for i in range(0, len(pix), 128):                  # small chunks stay in cache
-        v, c, bd, bg = _parse_pixels(pix[i:i + 128]); vals.append(v); counts.append(c); bad.append(bd); big.append(bg)
     if not pix:
-        pr.check(skip_bad)
-        _fatal(p, "no data rows; expected one face per line after the header")
-    counts, bad, big = np.concatenate(counts), np.concatenate(bad), np.concatenate(big)
+        pr.check(skip_bad, left=False)
+        _fatal(f"{p}:2", "no data rows; expected one face per line after the header")
+    vals, counts, bad, big = _parse_rows(pix)
     clean = ~(bad | big)
     cand, freq = np.unique(counts[clean], return_counts=True) if clean.any() else (np.array([2304]), [1])
     expected = int(cand[np.argmax(freq)])
-    if math.isqrt(expected) ** 2 != expected: expected = 2304
+    if expected < 1 or math.isqrt(expected) ** 2 != expected: expected = 2304
     good = clean & (counts == expected)
-    for k in np.flatnonzero(~good): pr.add(f"{p}:{lno[k]}", _pixel_problem(pix[k], expected))
+    for k in np.flatnonzero(~good): pr.add(f"{p}:{lno[k]}", _pixel_problem(pix[k], expected) if len(pr.items) < MAX_PROBLEMS else "")
     pr.items.sort(key=lambda it: int(it[0].rsplit(":", 1)[1]))   # in file order
-    pr.check(skip_bad)
-    s = math.isqrt(expected); vals = np.concatenate(vals)
+    pr.check(skip_bad, left=good.any())
+    s = math.isqrt(expected)
     if good.all(): imgs = vals.reshape(-1, s, s)
     else: imgs = vals[np.repeat(good, counts)].reshape(-1, s, s)
     gi = np.flatnonzero(good)
@@ -239,9 +387,10 @@ def read_fer2013_csv(path, # fer2013.csv (or .csv.gz): emotion,pixels[,Usage]
                      valid_pct:float=0.1, # without a Usage column: fraction for valid ...
                      test_pct:float=0.1, # ... and for test (seeded, stratified)
                      seed:int=0, # seed of that split
+                     max_csv_bytes:int=MAX_CSV_BYTES, # refuse a file larger than this, counted after gunzip
                      ) -> FerData:
     "Read a FER2013-format csv into `FerData` (Usage: Training→train, PublicTest→valid, PrivateTest→test)."
-    r, pr = _read_fer_rows(path, skip_bad)
+    r, pr = _read_fer_rows(path, skip_bad, max_csv_bytes=max_csv_bytes)
     split = r["usage"] if r["usage"] is not None else seeded_split(r["labels"], valid_pct, test_pct, seed)
     p = r["path"]
     return FerData(r["images"], r["labels"], split, EMOTIONS, str(p), [f"{p}:{l}" for l in r["lines"]],
@@ -257,38 +406,40 @@ def read_ferplus(path, # fer2013new.csv: Usage,Image name,neutral,...,contempt,u
                  pixels=None, # fer2013.csv with the pixels (default: fer2013.csv beside `path`)
                  mode:str="majority", # "majority" (hard labels) or "probability" (soft labels)
                  skip_bad:bool=False, # drop bad rows (and count them) instead of raising
+                 max_csv_bytes:int=MAX_CSV_BYTES, # refuse files larger than this (each), counted after gunzip
                  ) -> FerData:
     "Read FER+ votes joined row by row with FER2013 pixels; 8 classes (ours + contempt)."
     if mode not in ("majority", "probability"): raise FerDataError(f"read_ferplus: mode={mode!r}; expected 'majority' or 'probability'")
     p = Path(path); pixels = Path(pixels) if pixels is not None else p.parent/"fer2013.csv"
-    if not pixels.exists(): _fatal(p, f"FER+ labels need the FER2013 pixels: {pixels} not found (pass pixels=PATH / --pixels)")
-    b = _read_bytes(p); lines = b.split(b"\n"); hdr = _header(p, lines); pr = _Problems(p)
+    if not pixels.exists(): _fatal(p, f"FER+ labels need the FER2013 pixels: {safe_name(pixels)} not found (pass pixels=PATH / --pixels)")
+    lines = _csv_lines(_read_bytes(p, max_csv_bytes)); _, first = next(lines); hdr = _header(first); pr = _Problems(p)
     need = ("usage", "image name") + FERPLUS_COLS
     miss = [c for c in need if c not in hdr]
-    if miss: _fatal(f"{p}:1", f"missing FER+ column(s) {miss}; expected Usage,Image name,{','.join(FERPLUS_COLS)}; found header {_first(lines)!r}")
-    ci = [hdr.index(c) for c in need]; seen, votes, use, lno = {}, [], [], []
-    for j, ln in enumerate(lines[1:], start=2):
-        ln = ln.rstrip(b"\r")
+    if miss: _fatal(f"{p}:1", f"missing FER+ column(s) {miss}; expected Usage,Image name,{','.join(FERPLUS_COLS)}; found header {_first(first)!r}")
+    ci = [hdr.index(c) for c in need]; seen, votes, use, lno = {}, array("q"), [], []
+    for j, ln in lines:
         if not ln or ln.isspace(): continue
         f = _fields(ln)
         if len(f) != len(hdr): pr.add(f"{p}:{j}", f"expected {len(hdr)} fields, found {len(f)}"); continue
         name = f[ci[1]].strip().decode(errors="replace")
         if not name: continue                                  # FER+ removed this face: not a problem
-        if name in seen: pr.add(f"{p}:{j}", f"duplicate Image name {name!r} (first at line {seen[name]})"); continue
+        if name in seen: pr.add(f"{p}:{j}", f"duplicate Image name {_clip(name)} (first at line {seen[name]})"); continue
         seen[name] = j
         u = _USAGE.get(f[ci[0]].strip().decode(errors="replace").lower())
-        if u is None: pr.add(f"{p}:{j}", f"unknown Usage {f[ci[0]].decode(errors='replace')!r}; expected Training, PublicTest or PrivateTest"); continue
+        if u is None: pr.add(f"{p}:{j}", f"unknown Usage {_clip(f[ci[0]])}; expected Training, PublicTest or PrivateTest"); continue
         v = [f[i].strip() for i in ci[2:]]
-        if not all(t.isdigit() for t in v): pr.add(f"{p}:{j}", f"vote counts must be integers >= 0, got {b','.join(v).decode(errors='replace')!r}"); continue
-        votes.append([int(t) for t in v]); use.append(u); lno.append(j)
-    fer, fpr = _read_fer_rows(pixels, skip_bad=True, need_labels=False)
+        if not all(t.isdigit() and len(t) <= 9 for t in v):   # bytes.isdigit: ASCII digits only
+            pr.add(f"{p}:{j}", f"vote counts must be integers >= 0 (at most 9 digits), got {_clip(b','.join(v), 60)}"); continue
+        votes.extend(map(int, v)); use.append(u); lno.append(j)
+    if not lno: pr.check(skip_bad, left=False); _fatal(f"{p}:2", "no data rows; expected one FER+ row per face after the header")
+    fer, fpr = _read_fer_rows(pixels, skip_bad=True, need_labels=False, max_csv_bytes=max_csv_bytes)
     row_of = {int(l): i for i, l in enumerate(fer["lines"])}
     keep = []
     for k, l in enumerate(lno):
         if l in row_of: keep.append(k)
-        else: pr.add(f"{p}:{l}", f"no usable pixels for this face on line {l} of {pixels}")
-    pr.check(skip_bad)
-    V = np.array(votes, np.float64).reshape(-1, len(FERPLUS_COLS))[keep]; lno = np.array(lno)[keep]; use = np.array(use, "<U5")[keep]
+        else: pr.add(f"{p}:{l}", f"no usable pixels for this face on line {l} of {safe_name(pixels)}")
+    pr.check(skip_bad, left=bool(keep))
+    V = np.frombuffer(votes, np.int64).reshape(-1, len(FERPLUS_COLS))[keep].astype(np.float64); lno = np.array(lno)[keep]; use = np.array(use, "<U5")[keep]
     V[V <= 1] = 0                                              # single votes are outliers (FER+ paper code)
     tot, win = V.sum(1), V.argmax(1)
     if mode == "majority":
@@ -298,6 +449,7 @@ def read_ferplus(path, # fer2013new.csv: Usage,Image name,neutral,...,contempt,u
         ok = (V[:, :8].sum(1) > 0) & (win < 8)
         P = V[ok, :8] / V[ok, :8].sum(1, keepdims=True); labels = np.zeros_like(P, dtype=np.float32)
         labels[:, _FP2OURS] = P
+    if not ok.any(): _fatal(p, f"no usable faces: none of the {len(V)} rows has a {mode} label (ties, NF and unknown winners are dropped)")
     rows = np.array([row_of[int(l)] for l in lno[ok]], np.int64)
     return FerData(fer["images"][rows], labels, use[ok], FERPLUS_CLASSES, str(p), [f"{p}:{l}" for l in lno[ok]],
                    layout=f"fer+ csv ({mode})", problems=pr.items, n_bad=pr.n)
@@ -305,18 +457,50 @@ def read_ferplus(path, # fer2013new.csv: Usage,Image name,neutral,...,contempt,u
 # %% ../nbs/04_data.ipynb #66595088
 FACE_SIZE = 48    # FER2013's face side: the size of every face held in memory
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm")  # what `read_image` reads
+MAX_PIXELS = 50_000_000  # largest image read (width x height), checked from the header before any pixel is decoded
+_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")  # Pillow decoders of IMAGE_EXTS (JPEG includes MPO); no others
 
-def read_image(path # an image file (png, jpg, bmp, gif, tiff, webp, pgm)
+def _too_big(p, size, max_pixels) -> FerDataError:
+    return FerDataError(f"{safe_name(p)}: image of {size} pixels exceeds the limit of {max_pixels} pixels (raise it with --max-pixels)")
+
+def _why(e:Exception, p) -> str:
+    "A decoder's complaint without the file's name, on one short line."
+    s = str(e).replace(repr(str(p)), "").replace(str(p), "").strip(" :") or type(e).__name__
+    return safe_name(s)[:160]
+
+def _rgb8(im) -> np.ndarray: # a loaded Pillow image
+    "RGB uint8 (H, W, 3) of `im`; 16- and 32-bit gray scaled to 8 bits (0-65535 -> 0-255, or min-max), not clipped."
+    if not im.mode.startswith("I"): return np.asarray(im.convert("RGB"))
+    a = np.asarray(im).astype(np.float32); lo, hi = 0.0, 65535.0    # I;16, I;16B, I;16L: 16 bits; I: 32-bit integers
+    if not im.mode.startswith("I;16") and a.size and (a.min() < 0 or a.max() > 65535): lo, hi = float(a.min()), float(a.max())
+    g = np.clip(np.rint((a - lo) * (255 / max(hi - lo, 1.0))), 0, 255).astype(np.uint8)
+    return np.repeat(g[..., None], 3, axis=2)
+
+# %% ../nbs/04_data.ipynb #5a1e0c40
+def read_image(path, # an image file (png, jpg, bmp, gif, tiff, webp, pgm)
+               max_pixels:int=MAX_PIXELS, # refuse images of more pixels (width x height) than this, before decoding
               ) -> np.ndarray:
-    "An image file as an RGB (H, W, 3) uint8 array; one line naming the file when it is missing or unreadable."
-    from PIL import Image, UnidentifiedImageError
-    p = Path(path)
-    if not p.is_file(): raise LhcFerError(f"{p}: no such image file")
+    "An image file as an upright RGB (H, W, 3) uint8 array; one line naming the file when it is missing, too big or unreadable."
+    p = Path(path); _regular_file(p, "an image file", missing="no such image file")
     try:
-        with Image.open(p) as im:
-            im.load(); return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise LhcFerError(f"{p}: unreadable or truncated image ({e}); expected {', '.join(x[1:] for x in IMAGE_EXTS)}") from e
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")              # Pillow's notes on odd files would add lines to a one-line error
+            with Image.open(p, formats=_FORMATS) as im:
+                w, h = im.size                           # from the header: nothing is decoded yet
+                if w * h > max_pixels: raise _too_big(p, f"{w}×{h}", max_pixels)
+                im.load()
+                try: im = ImageOps.exif_transpose(im)
+                except Exception: pass                   # a damaged EXIF block: the pixels are fine, keep them as stored
+                return _rgb8(im)
+    except (FerDataError, MemoryError): raise
+    except Image.DecompressionBombError as e:            # over Pillow's own guard, which fires before the size is known
+        n, lim = re.search(r"\((\d+) pixels\)", str(e)), 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        n = n.group(1) if n else "too many"
+        if max_pixels < lim: raise _too_big(p, n, max_pixels) from e
+        raise FerDataError(f"{safe_name(p)}: image of {n} pixels exceeds Pillow's limit of {lim} pixels (PIL.Image.MAX_IMAGE_PIXELS)") from e
+    except Exception as e:                               # whatever a decoder raises on a damaged file is that file's problem
+        raise FerDataError(f"{safe_name(p)}: unreadable or truncated image ({_why(e, p)}); "
+                           f"expected {', '.join(x[1:] for x in IMAGE_EXTS)}") from e
 
 # %% ../nbs/04_data.ipynb #cbeac747
 def to_gray(img # (H, W), (H, W, 1|3|4) RGB(A) array; pixels 0-255
@@ -348,15 +532,20 @@ _ALIASES = {"angry": "angry", "anger": "angry", "disgust": "disgust", "disgusted
 
 def _class_of(name:str): return _ALIASES.get(name.strip().lower())
 
-def _load_image(p, size:int=48):
+def _load_image(p, size:int=48, max_pixels:int=MAX_PIXELS):
     "A (size, size) uint8 gray face from image file `p`, or (None, what is wrong)."
-    try: a = read_image(p)
-    except LhcFerError as e: return None, str(e).removeprefix(f"{p}: ")
+    try: a = read_image(p, max_pixels)
+    except LhcFerError as e: return None, str(e).removeprefix(f"{safe_name(p)}: ")
     h, w = a.shape[:2]
     if w != h: return None, f"image is {w}x{h}, not square; expected a square face crop such as 48x48"
     return resize_face(to_gray(a), size), None
 
 def _classes_for(names): return EMOTIONS + (("contempt",) if "contempt" in names else ())
+
+def _entries(d) -> list: # a folder
+    "The entries of folder `d`, sorted, or one line saying why it cannot be listed."
+    try: return sorted(d.iterdir())
+    except OSError as e: _fatal(d, f"cannot list folder ({e.strerror})")
 
 # %% ../nbs/04_data.ipynb #86d17d79
 _SPLIT_DIRS = {"train": "train", "training": "train", "val": "valid", "valid": "valid", "validation": "valid",
@@ -368,18 +557,19 @@ def read_image_folder(root, # root/<split>/<class>/*.png (or root/<class>/*.png)
                       test_pct:float=0.1, # fraction for test when there are no split folders at all
                       seed:int=0, # seed of those splits
                       size:int=48, # square images are resized to size x size
+                      max_pixels:int=MAX_PIXELS, # refuse images of more pixels (width x height) than this
                       ) -> FerData:
     "Read `root/<split>/<class>/*.png|jpg` (or `root/<class>/...`) into `FerData`."
     root = Path(root); pr = _Problems(root)
     if not root.is_dir(): _fatal(root, "no such folder")
-    subs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    subs = [d for d in _entries(root) if d.is_dir() and not d.name.startswith(".")]
     by_split = any(d.name.lower() in _SPLIT_DIRS for d in subs)
     groups = []                                                # (split or None, class, folder)
     for d in subs:
         if by_split:
             s = _SPLIT_DIRS.get(d.name.lower())
             if s is None: pr.add(d, f"unknown split folder {d.name!r}; expected train, val/valid or test"); continue
-            for c in sorted(x for x in d.iterdir() if x.is_dir() and not x.name.startswith(".")):
+            for c in [x for x in _entries(d) if x.is_dir() and not x.name.startswith(".")]:
                 k = _class_of(c.name)
                 if k is None: pr.add(c, f"unknown class folder {c.name!r}; expected one of {', '.join(EMOTIONS)} (or contempt)")
                 else: groups.append((s, k, c))
@@ -390,18 +580,26 @@ def read_image_folder(root, # root/<split>/<class>/*.png (or root/<class>/*.png)
     classes = _classes_for({k for _, k, _ in groups})
     imgs, lab, spl, where = [], [], [], []
     for s, k, folder in groups:
-        for f in sorted(folder.iterdir()):
+        for f in _entries(folder):
             if f.name.startswith(".") or f.suffix.lower() not in IMAGE_EXTS: continue
-            im, err = _load_image(f, size)
+            im, err = _load_image(f, size, max_pixels)
             if err: pr.add(f, err); continue
             imgs.append(im); lab.append(classes.index(k)); spl.append(s or "train"); where.append(str(f))
-    pr.check(skip_bad, "image")
-    if not imgs: _fatal(root, f"no images found; expected {root}/<split>/<class>/*.png (split train/valid/test, class one of {', '.join(EMOTIONS)})")
+    pr.check(skip_bad, "image", left=bool(imgs))
+    if not imgs: _fatal(root, f"no images found; expected {safe_name(root)}/<split>/<class>/*.png (split train/valid/test, class one of {', '.join(EMOTIONS)})")
     lab = np.array(lab, np.int64); spl = np.array(spl, "<U5")
     if not by_split: spl = seeded_split(lab, valid_pct, test_pct, seed)
     elif not (spl == "valid").any(): spl = seeded_split(lab, valid_pct, 0.0, seed, base=spl)
     return FerData(np.stack(imgs), lab, spl, classes, str(root), where,
                    layout="image folder (" + ("split/class" if by_split else "class, seeded split") + ")", problems=pr.items, n_bad=pr.n)
+
+# %% ../nbs/04_data.ipynb #5a1e0c52
+def _list_label(lb:str) -> tuple: # a label field of a list
+    "(index in FERPLUS_CLASSES, None) for a class name or an index 0-6 in ASCII digits, else (None, what is wrong)."
+    if re.fullmatch(r"[+-]?[0-9]+", lb): return _index(lb.encode(), len(EMOTIONS), "label")
+    c = _class_of(lb)
+    if c is None: return None, f"unknown class {_clip(lb)}; expected one of {', '.join(EMOTIONS)} or an index 0-6"
+    return FERPLUS_CLASSES.index(c), None
 
 # %% ../nbs/04_data.ipynb #ffa76596
 def read_labelled_list(path, # csv with columns path,label[,split]; paths relative to the csv's folder
@@ -410,35 +608,35 @@ def read_labelled_list(path, # csv with columns path,label[,split]; paths relati
                        test_pct:float=0.1, # ... and for test (seeded, stratified)
                        seed:int=0, # seed of that split
                        size:int=48, # square images are resized to size x size
+                       max_pixels:int=MAX_PIXELS, # refuse images of more pixels (width x height) than this
+                       max_csv_bytes:int=MAX_CSV_BYTES, # refuse a list larger than this, counted after gunzip
                        ) -> FerData:
-    "Read a `path,label` csv (label a class name or index 0-6) of face images into `FerData`."
-    p = Path(path); b = _read_bytes(p); lines = b.split(b"\n"); hdr = _header(p, lines); pr = _Problems(p)
+    "Read a `path,label` csv (label a class name or index 0-6; paths inside the csv's folder) of face images into `FerData`."
+    p = Path(path); lines = _csv_lines(_read_bytes(p, max_csv_bytes)); _, first = next(lines); hdr = _header(first); pr = _Problems(p)
     ip = next((i for i, h in enumerate(hdr) if h in ("path", "file", "filename", "image")), None)
     il = next((i for i, h in enumerate(hdr) if h in ("label", "emotion", "class")), None)
     isp = next((i for i, h in enumerate(hdr) if h in ("split", "usage")), None)
-    if ip is None or il is None: _fatal(f"{p}:1", f"expected columns path,label[,split]; found header {_first(lines)!r}")
-    rows = []
-    for j, ln in enumerate(lines[1:], start=2):
-        ln = ln.rstrip(b"\r")
+    if ip is None or il is None: _fatal(f"{p}:1", f"expected columns path,label[,split]; found header {_first(first)!r}")
+    rows, cols = [], f" ({','.join(hdr)})" if len(",".join(hdr)) <= 80 else ""
+    for j, ln in lines:
         if not ln or ln.isspace(): continue
-        f = [x.decode().strip() for x in _fields(ln)]
-        if len(f) != len(hdr): pr.add(f"{p}:{j}", f"expected {len(hdr)} fields ({','.join(hdr)}), found {len(f)}"); continue
-        lb = f[il]; k = int(lb) if lb.isdigit() else None
-        if k is None:
-            c = _class_of(lb)
-            if c is None: pr.add(f"{p}:{j}", f"unknown class {lb!r}; expected one of {', '.join(EMOTIONS)} or an index 0-6"); continue
-            k = FERPLUS_CLASSES.index(c)
-        elif k >= len(EMOTIONS): pr.add(f"{p}:{j}", f"label {k} out of range 0-{len(EMOTIONS)-1}"); continue
+        f, where = [x.decode().strip() for x in _fields(ln)], f"{p}:{j}"
+        if len(f) != len(hdr): pr.add(where, f"expected {len(hdr)} fields{cols}, found {len(f)}"); continue
+        k, why = _list_label(f[il])
+        if why: pr.add(where, why); continue
         s = "train"
         if isp is not None:
             s = _USAGE.get(f[isp].lower())
-            if s is None: pr.add(f"{p}:{j}", f"unknown split {f[isp]!r}; expected train, valid or test"); continue
-        fp = Path(f[ip]); fp = fp if fp.is_absolute() else p.parent/fp
-        im, err = _load_image(fp, size) if fp.exists() else (None, f"image {str(fp)!r} not found")
-        if err: pr.add(f"{p}:{j}", f"{fp.name}: {err}" if fp.exists() else err); continue
-        rows.append((im, k, s, f"{p}:{j}"))
-    pr.check(skip_bad)
-    if not rows: _fatal(p, "no data rows; expected one 'path,label' line per face after the header")
+            if s is None: pr.add(where, f"unknown split {_clip(f[isp])}; expected train, valid or test"); continue
+        rel = os.path.normpath(f[ip]) if f[ip] else ""
+        if not rel: pr.add(where, "empty path; expected an image file relative to the list's folder"); continue
+        if os.path.isabs(rel) or rel == ".." or rel.startswith("../"):
+            pr.add(where, f"image path {_clip(f[ip], 200)} is outside the list's folder; expected a path relative to {safe_name(p.parent)}"); continue
+        im, err = _load_image(p.parent/rel, size, max_pixels)
+        if err: pr.add(where, f"image {_clip(f[ip], 200)}: {err}"); continue
+        rows.append((im, k, s, where))
+    pr.check(skip_bad, left=bool(rows))
+    if not rows: _fatal(f"{p}:2", "no data rows; expected one 'path,label' line per face after the header")
     lab = np.array([r[1] for r in rows], np.int64); spl = np.array([r[2] for r in rows], "<U5")
     if isp is None: spl = seeded_split(lab, valid_pct, test_pct, seed)
     return FerData(np.stack([r[0] for r in rows]), lab, spl, _classes_for({FERPLUS_CLASSES[k] for k in lab}),
@@ -617,26 +815,26 @@ def _call_with(f, path, kw):
     ok = inspect.signature(f).parameters
     return f(path, **{k: v for k, v in kw.items() if k in ok})
 
-def load_fer(path, **kw) -> FerData: # a dataset file/folder, or "synthetic[:N]"; reader options (skip_bad, seed, ...)
+def load_fer(path, **kw) -> FerData: # a dataset file/folder, or "synthetic[:N]"; reader options (skip_bad, seed, max_pixels, ...)
     "Detect the layout of `path` and read it with the matching reader."
     s = str(path)
     if s == "synthetic" or s.startswith("synthetic:"):
         n = s.partition(":")[2] or "3500"
-        if not n.isdigit(): _fatal(s, "expected synthetic or synthetic:N with N a number of faces")
+        if not re.fullmatch(r"[0-9]{1,6}", n) or not 1 <= int(n) <= 100_000:
+            _fatal(s, "expected synthetic or synthetic:N with N a number of faces from 1 to 100000")
         return _call_with(synthetic_faces, int(n), kw)
     p = Path(path)
     if p.is_dir(): return _call_with(read_image_folder, p, kw)
-    if not p.exists(): _fatal(p, "no such file or folder")
-    try:
-        with open(p, "rb") as fh: head = fh.read(1 << 16)
-    except OSError as e: _fatal(p, f"cannot read ({e.strerror})")
-    if p.stat().st_size < 1 << 16 or head[:2] == b"\x1f\x8b" or b"\x00" in head: head = _read_bytes(p)[:1 << 16]  # check it all
+    _regular_file(p, "a csv file or an image folder", missing="no such file or folder")
+    limit = kw.get("max_csv_bytes", MAX_CSV_BYTES)
+    head, whole = _head(p, limit)
+    if whole or b"\x00" in head: head = _read_bytes(p, limit)[:1 << 16]  # small or binary: check it all, for the precise message
     first = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].rstrip(b"\r").decode(errors="replace")
     hdr = [h.strip().strip('"').strip().lower() for h in first.split(",")]
     if "pixels" in hdr: return _call_with(read_fer2013_csv, p, kw)
     if "image name" in hdr: return _call_with(read_ferplus, p, kw)
     if {"path", "file", "filename", "image"} & set(hdr): return _call_with(read_labelled_list, p, kw)
-    _fatal(f"{p}:1", f"unknown layout: header {hdr}; expected a FER2013 csv (emotion,pixels,Usage), FER+ "
+    _fatal(f"{p}:1", f"unknown layout: header {_clip(first, 80)}; expected a FER2013 csv (emotion,pixels,Usage), FER+ "
            "(Usage,Image name,neutral,...), a labelled list (path,label) or an image folder")
 
 # %% ../nbs/04_data.ipynb #4e424f6c
@@ -645,7 +843,7 @@ def class_balance(data:FerData): # the faces
     import pandas as pd
     oh = data.labels if data.soft else np.eye(len(data.classes))[data.labels]
     t = pd.DataFrame({s: oh[data.split == s].sum(0) for s in SPLITS}, index=list(data.classes))
-    t["total"] = t.sum(1); t["share"] = (t["total"] / max(t["total"].sum(), 1)).round(3)
+    t["total"] = t.sum(axis=1); t["share"] = (t["total"] / max(t["total"].sum(), 1)).round(3)
     return t
 
 
@@ -791,20 +989,30 @@ def fer_dl(data:FerData, # the faces
     return TfmdDL(fer_datasets(data, idx), bs=bs, shuffle=False, drop_last=False, after_batch=[ToFloat255()], device=device, num_workers=0)
 
 # %% ../nbs/04_data.ipynb #9dc166cb
+def _say_error(e:FerDataError):
+    "The one stderr line of a failed check: its first problem and how many more, or its message's last line."
+    if e.problems:
+        w, m = e.problems[0]; more = f" ({e.n - 1} more problem(s) above)" if e.n > 1 else ""
+        line = f"{safe_name(w)}: {m}{more}"
+    else: line = (str(e).splitlines() or [""])[-1]
+    print(f"lhc-fer: error: {line}", file=sys.stderr)
+
 def cli_data_check(path:str, # a FER2013/FER+ csv, an image folder, a path,label csv, or synthetic[:N]
+                   max_pixels:int=50_000_000, # refuse images of more pixels than this, width x height (MAX_PIXELS)
+                   max_csv_bytes:int=1_073_741_824, # refuse csv files larger than this, in bytes after gunzip (MAX_CSV_BYTES)
                    ):
-    "Detect a dataset's layout, count it per split and class, and list every problem as FILE:LINE: message."
-    try: d = load_fer(path, skip_bad=True)
+    "Detect a dataset's layout, count it per split and class, and list every problem as FILE:LINE: message (exit 2 if any)."
+    try: d = load_fer(path, skip_bad=True, max_pixels=max_pixels, max_csv_bytes=max_csv_bytes)
     except FerDataError as e:
-        print(str(e)); return 2
+        print(str(e)); _say_error(e); return 2
     h, w = d.images.shape[1:]
-    print(f"{d.source}: {d.layout}, {len(d)} faces {h}x{w}, {len(d.classes)} classes{' (soft labels)' if d.soft else ''}")
+    print(f"{safe_name(d.source)}: {d.layout}, {len(d)} faces {h}x{w}, {len(d.classes)} classes{' (soft labels)' if d.soft else ''}")
     print(class_balance(d).to_string())
-    for wh, m in d.problems: print(f"{wh}: {m}")
+    for wh, m in d.problems: print(f"{safe_name(wh)}: {m}")
     if d.n_bad:
         more = f" ({len(d.problems)} listed)" if d.n_bad > len(d.problems) else ""
-        print(f"{d.source}: {d.n_bad} problem(s){more}; readers skip them only with skip_bad=True")
-        return 2
+        print(f"{safe_name(d.source)}: {d.n_bad} problem(s){more}; readers skip them only with skip_bad=True")
+        _say_error(FerDataError("", d.problems, d.n_bad)); return 2
     return 0
 
 

@@ -18,7 +18,7 @@ import cv2
 import imageio_ffmpeg
 from .core import (EMOTION_COLORS, KIT_MARK, PRECISIONS, LhcFerError, OutputSet, autocast_for, check_out_dir, check_out_file, check_outputs, class_names,
                           compiled, csv_safe, model_device, notice, progress, save_figure)
-from .data import FACE_SIZE, IMAGE_EXTS, read_image, resize_face, to_gray
+from .data import FACE_SIZE, IMAGE_EXTS, MAX_PIXELS, read_image, resize_face, to_gray
 from .evaluate import tta_predict, tta_views, warn_synthetic
 from .models import load_run, resolve_weights
 
@@ -333,12 +333,13 @@ def predict_media(model:nn.Module, # classifier returning logits, on its device
                   force:bool=False, # write into an `annotate` folder written before / over an existing video
                   outputs:OutputSet=None, # the set the annotated files join (None: their own, landing at the end)
                   recursive:bool=False, # search folders' subfolders too
+                  max_pixels:int=MAX_PIXELS, # refuse images of more pixels than this, from their header, before decoding
                   **video # for videos: `every`, `smooth`, `iou`, `progress` (see `predict_video`)
                  ) -> pd.DataFrame:
     "One row per face in every image and video frame: box, softmax probability per class, top class, status."
     if outputs is None:
         with OutputSet() as outs: return predict_media(model, paths, detector, largest, min_face, whole_image, tta, bs,
-                                                       precision, compile, annotate, force, outs, recursive, **video)
+                                                       precision, compile, annotate, force, outs, recursive, max_pixels, **video)
     files, detector = media_files(paths, recursive), face_detector(detector)
     vids = [f for f in files if f.suffix.lower() in VIDEO_EXTS]
     ann = Path(annotate) if annotate is not None else None
@@ -354,7 +355,7 @@ def predict_media(model:nn.Module, # classifier returning logits, on its device
     classes, frames = None, []
     def recs():
         for f in progress(imgs, label="predict", unit="images", show=video.get("progress", True)):
-            try: img = read_image(f)
+            try: img = read_image(f, max_pixels)
             except LhcFerError as e: yield dict(file=f, img=None, boxes=[], crops=[], status="error", note=str(e)); continue
             yield dict(_detect(img, str(f), detector, largest, min_face, whole_image), file=f, img=img if ann else None)
     rows = []
@@ -591,7 +592,8 @@ def cli_predict(model:str, # the model: a run folder, a stage folder or a .safet
                 every:int=1, # videos: analyse every K-th frame
                 smooth:float=0.0, # videos: EMA of each face's probabilities, weight of the past (0: none, 0.8: strong)
                 timeline:str=None, # videos: write each face's emotion timeline to this PNG
-                recursive:bool=False # search folders' subfolders too
+                recursive:bool=False, # search folders' subfolders too
+                max_pixels:int=50000000 # refuse photos of more pixels than this (read from their header, before decoding)
                ):
     "Predict the expression (softmax probabilities) of every face in photos, folders and videos."
     if not inputs: raise LhcFerError("predict: give the model, then the photos, videos or folders: lhc-fer predict MODEL INPUT...")
@@ -613,7 +615,7 @@ def cli_predict(model:str, # the model: a run folder, a stage folder or a .safet
     with OutputSet() as o:
         df = predict_media(net, files, detector=detector, largest=largest, min_face=min_face, whole_image=whole_image,
                            tta=tta, bs=bs, precision=precision, compile=compile, annotate=annotate, force=force, outputs=o,
-                           recursive=recursive, every=every, smooth=smooth)
+                           recursive=recursive, max_pixels=max_pixels, every=every, smooth=smooth)
         classes = list(df.columns[df.columns.get_loc("h") + 1:df.columns.get_loc("top")])
         got = df.groupby("file", sort=False).status.agg(lambda s: s.isin(["ok", "whole image"]).any())
         bad = [df[df.file == f].note.iloc[0] or f"{f}: no face found in any frame" for f in got.index[~got]]
