@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_explorer.ipynb #51030c59
 from __future__ import annotations
-import base64, html, io, os, shutil, signal, socket, subprocess, sys, tempfile, time, warnings
+import base64, contextlib, html, io, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, threading, time, warnings, webbrowser
 from collections import OrderedDict
 from pathlib import Path
 from typing import NamedTuple
@@ -12,12 +12,17 @@ import numpy as np
 import torch
 import ipywidgets as W
 from IPython.display import display
+from jupyter_core.paths import jupyter_config_path
+from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
-from .core import LhcFerError, as_batch, atomic_path, eval_mode, hard_labels, seed_everything, upsample
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+from .core import LhcFerError, as_batch, atomic_path, eval_mode, hard_labels, model_device, notice, seed_everything, upsample
 
 # %% auto #0
-__all__ = ['OVERLAYS', 'APP_CODE', 'fig_png', 'show_png', 'LRU', 'ModelCache', 'photo_array', 'ImagePicker', 'PngCache',
-           'ModelView', 'CompareView', 'AttentionExplorer', 'write_app', 'explorer_app', 'free_port', 'cli_explore']
+__all__ = ['OVERLAYS', 'FACE_IN', 'HEAT_IN', 'STYLE', 'APP_CODE', 'HOST_STAGES', 'VOILA_CONFIG', 'fig_png', 'show_png', 'LRU',
+           'ModelCache', 'photo_array', 'ImagePicker', 'PngCache', 'ModelView', 'CompareView', 'synthetic_warning',
+           'SyntheticWarning', 'AttentionExplorer', 'write_app', 'host_of', 'explorer_app', 'free_port', 'check_port',
+           'check_model', 'check_host', 'check_data', 'voila_config', 'voila_command', 'cli_explore']
 
 # %% ../nbs/12_explorer.ipynb #d47f625b
 def fig_png(fig:Figure, # a matplotlib figure
@@ -39,7 +44,7 @@ def show_png(out:W.Output, # where to show it
 
 def _show_note(out, msg): # an HTML note in place of a panel's figure
     out.outputs = ({"output_type": "display_data", "metadata": {},
-                    "data": {"text/html": f'<div class="lhc-note" style="font-size:12px;color:#555;max-width:230px">{html.escape(msg)}</div>',
+                    "data": {"text/html": f'<div class="lhc-note" style="font-size:12px;color:#555;max-width:100%">{html.escape(msg)}</div>',
                              "text/plain": msg}},)
 
 # %% ../nbs/12_explorer.ipynb #57eeadb7
@@ -108,37 +113,70 @@ class ModelCache:
         return self.attr.get_or((key, method, layer), make)
 
 # %% ../nbs/12_explorer.ipynb #5665f662
-def _face_fig(face, ov, alpha, title) -> Figure: # face (H, W) uint8; ov: (h, w) map or None
-    fig = Figure(figsize=(2.6, 2.8)); ax = fig.add_axes((0.02, 0.02, 0.96, 0.86)); Hf, Wf = face.shape
-    ax.imshow(face, cmap="gray", vmin=0, vmax=255); ax.set_axis_off()
-    if ov is not None and alpha > 0: ax.imshow(ov, cmap="inferno", alpha=alpha, extent=(-0.5, Wf - 0.5, Hf - 0.5, -0.5), interpolation="bilinear")
-    ax.set_title(title, fontsize=9); return fig
+FACE_IN, HEAT_IN = (3.4, 3.1), (3.9, 3.1)  # inches of a face panel and of the C×C heatmap (same height: a row lines up)
 
-def _band_fig(mp, face, head) -> Figure: # every head's band (head < 0) or one head's
-    fig = Figure(figsize=(2.6, 2.8)); ax = fig.add_axes((0.02, 0.02, 0.96, 0.86))
-    if head < 0: plot_head_bands(mp, face, alpha=0.4, ax=ax); return fig
-    Hf, Wf = face.shape; b = mp.bands[head]
-    ax.imshow(face, cmap="gray", vmin=0, vmax=255); ax.set_axis_off()
+def _colorbar(fig, im, label, rect): # the image whose scale to show; its label; where, in figure fractions
+    "A colour bar of `im`'s colour map and limits, drawn opaque whatever the image's opacity."
+    cb = fig.colorbar(ScalarMappable(im.norm, im.cmap), cax=fig.add_axes(rect))
+    cb.ax.tick_params(labelsize=7); cb.set_label(label, fontsize=8)
+    return cb
+
+def _face_ax(title, left=0.02): # a face panel's figure and square axes; room on the right for a colour bar
+    fig = Figure(figsize=FACE_IN); ax = fig.add_axes((left, 0.02, 0.76, 0.86)); ax.set_axis_off(); ax.set_title(title, fontsize=9)
+    return fig, ax
+
+def _map_label(method): return "contribution ‖gain·O‖" if method == "contribution" else f"|attribution| ({method})"
+
+def _face_fig(face, ov, alpha, title, label="") -> Figure: # face (H, W) uint8; ov: (h, w) map or None; label: its colour bar's
+    fig, ax = _face_ax(title); Hf, Wf = face.shape
+    ax.imshow(face, cmap="gray", vmin=0, vmax=255)
+    if ov is not None and alpha > 0:
+        im = ax.imshow(ov, cmap="inferno", alpha=alpha, extent=(-0.5, Wf - 0.5, Hf - 0.5, -0.5), interpolation="bilinear")
+        _colorbar(fig, im, label, (0.81, 0.1, 0.035, 0.7))
+    return fig
+
+def _band_fig(mp, face, head) -> Figure: # every head's band (head < 0) or one head's; the bands are labelled, no scale
+    b = None if head < 0 else mp.bands[head]
+    fig, ax = _face_ax("" if b is None else f"head {head}: rows {b.row_start}-{b.row_end - 1} of {mp.resolution[0]}x{mp.resolution[1]}", 0.12)
+    if b is None: plot_head_bands(mp, face, alpha=0.4, ax=ax); return fig
+    Hf, Wf = face.shape
+    ax.imshow(face, cmap="gray", vmin=0, vmax=255)
     ax.imshow(np.ma.masked_equal(band_mask(b, mp.resolution).numpy().astype(float), 0), cmap="autumn",
               vmin=0, vmax=1, alpha=0.45, extent=(-0.5, Wf - 0.5, Hf - 0.5, -0.5), interpolation="nearest")
-    ax.set_title(f"head {head}: rows {b.row_start}-{b.row_end - 1} of {mp.resolution[0]}x{mp.resolution[1]}", fontsize=9)
     return fig
 
 def _heat_fig(mp, head, title=None) -> Figure: # the head's (head < 0: mean of heads) C×C weights
     A = mp.weights[0]                                                       # (heads, C, C)
-    fig = Figure(figsize=(3.2, 2.8)); ax = fig.add_axes((0.2, 0.16, 0.62, 0.72))
+    fig = Figure(figsize=HEAT_IN); ax = fig.add_axes((0.154, 0.145, 0.59, 0.742))
     im = ax.imshow((A.mean(0) if head < 0 else A[head]).numpy(), cmap="magma", interpolation="nearest")
-    fig.colorbar(im, cax=fig.add_axes((0.85, 0.16, 0.04, 0.72))).ax.tick_params(labelsize=7)
+    _colorbar(fig, im, "attention weight", (0.782, 0.145, 0.03, 0.742))
     ax.set_title(title or f"{mp.name}: {'mean of heads' if head < 0 else f'head {head}'}, C×C", fontsize=9)
     ax.tick_params(labelsize=7); ax.set_xlabel("key channel", fontsize=8); ax.set_ylabel("query channel", fontsize=8)
+    for axis in (ax.xaxis, ax.yaxis): axis.set_major_locator(MaxNLocator(integer=True))   # channels are whole numbers
     return fig
 
 def _diff_fig(face, d, title) -> Figure: # d: (H, W) signed difference
-    fig = Figure(figsize=(2.9, 2.8)); ax = fig.add_axes((0.02, 0.02, 0.78, 0.86)); v = float(np.abs(d).max()) or 1.0
-    ax.imshow(face, cmap="gray", vmin=0, vmax=255); ax.set_axis_off()
+    fig, ax = _face_ax(title); v = float(np.abs(d).max()) or 1.0
+    ax.imshow(face, cmap="gray", vmin=0, vmax=255)
     im = ax.imshow(d, cmap="coolwarm_r", vmin=-v, vmax=v, alpha=0.75, interpolation="bilinear")
-    fig.colorbar(im, cax=fig.add_axes((0.83, 0.1, 0.04, 0.7))).ax.tick_params(labelsize=6)
-    ax.set_title(title, fontsize=9); return fig
+    cb = _colorbar(fig, im, "share of A − share of B (%)", (0.81, 0.1, 0.035, 0.7))
+    cb.formatter = FuncFormatter(lambda v, _: f"{100 * v:.2g}".replace("-", "−")); cb.update_ticks()   # short ticks: percent points
+    return fig
+
+# %% ../nbs/12_explorer.ipynb #2f0f6aa8
+STYLE = """<style>
+.lhc-explorer .lhc-panel img, .lhc-compare .lhc-panel img {width: 100%; max-width: 100%; height: auto}
+.lhc-explorer .lhc-panel .jp-OutputArea-output, .lhc-compare .lhc-panel .jp-OutputArea-output {width: 100%}
+.lhc-explorer .lhc-model-view img {max-width: 100%; height: auto}
+</style>"""  # the page's CSS: a panel's figure fills its panel; the model view shrinks to the page, never grows
+
+def _row(children): # widgets side by side, wrapping onto the next line in a narrow window
+    return W.HBox(children, layout=W.Layout(width="100%", flex_flow="row wrap", align_items="flex-start"))
+
+def _panel(size): # a figure's (width, height) in inches
+    "An `Output` for one figure; panels in a row grow in proportion to their figures' aspect, so the figures share a height."
+    w, h = size
+    return W.Output(layout=W.Layout(flex=f"{w / h:.3f} 1 0%", min_width=f"{int(60 * w)}px")).add_class("lhc-panel")
 
 # %% ../nbs/12_explorer.ipynb #a74413a1
 def photo_array(src, # image bytes (an upload), a path, or an image array
@@ -165,13 +203,13 @@ class ImagePicker:
         self.labels = hard_labels(np.asarray(data.labels))
         self.idxs, self.photos, self.photo, self._quiet = np.arange(len(self.labels)), [], None, False
         opts = [(f"all classes ({len(self.labels)})", -1)] + [(f"{c} ({(self.labels == k).sum()})", k) for k, c in enumerate(data.classes)]
-        self.w_class = W.Dropdown(options=opts, value=-1, description="class", layout=W.Layout(width="230px"))
-        self.w_index = W.IntSlider(0, 0, len(self.labels) - 1, description="image", continuous_update=False, layout=W.Layout(width="330px"))
+        self.w_class = W.Dropdown(options=opts, value=-1, description="class", layout=W.Layout(flex="1 1 230px", max_width="320px"))
+        self.w_index = W.IntSlider(0, 0, len(self.labels) - 1, description="image", continuous_update=False, layout=W.Layout(flex="2 1 330px", max_width="560px"))
         self.w_upload = W.FileUpload(accept="image/*", multiple=False, description="photo", tooltip="upload a photo: faces are detected")
         self.error = W.HTML()
         self.w_index.observe(lambda _: self._quiet or self._show(None), "value")
         self.w_class.observe(self._on_class, "value"); self.w_upload.observe(self._on_upload, "value")
-        self.widget = W.HBox([self.w_index, self.w_class, self.w_upload])
+        self.widget = _row([self.w_index, self.w_class, self.w_upload])
 
     def key(self): return ("photo", self.photo) if self.photo is not None else ("data", int(self.idxs[self.w_index.value]))
     def image(self, key=None): kind, i = key or self.key(); return self.photos[i][1] if kind == "photo" else self.data.images[i]
@@ -206,10 +244,10 @@ class PngCache(LRU):
                  dpi:int=72 # their resolution
                 ): super().__init__(size); self.dpi = dpi
 
-    def show(self, out:W.Output, pk:tuple, make): # where; the state's key; make() -> the Figure
+    def show(self, out:W.Output, pk:tuple, make, dpi:int=None): # where; the state's key; make() -> the Figure; dpi: not the cache's
         "Show state `pk`'s PNG in `out` (rendered by `make()` unless cached; nothing happens if `out` shows it already)."
         if getattr(out, "_pk", None) == pk: return
-        show_png(out, self.get_or(pk, lambda: fig_png(make(), self.dpi)), " ".join(map(str, pk))); out._pk = pk
+        show_png(out, self.get_or(pk, lambda: fig_png(make(), dpi or self.dpi)), " ".join(map(str, pk))); out._pk = pk
 
     def note(self, out:W.Output, msg:str): _show_note(out, msg); out._pk = None   # a text in place of a figure
 
@@ -219,19 +257,20 @@ class ModelView:
     def __init__(self, cache:ModelCache, # the model's cached forwards
                  pngs:PngCache, # where drawn PNGs are kept
                  on_change, # called (no arguments) when a selector changes
-                 on_open # called with (module, head) when one is picked in "open"
+                 on_open, # called with (module, head) when one is picked in "open"
+                 dpi:int=None # resolution of the grid (default: the PNG cache's)
                 ):
-        self.cache, self.pngs, self.on_open = cache, pngs, on_open
+        self.cache, self.pngs, self.on_open, self.dpi = cache, pngs, on_open, dpi
         heads = {n: m.heads for n, m in lhc_modules(cache.model).items()}; names, k = list(heads), max(heads.values())
         lay = lambda w: W.Layout(width=w)
         self.w_mods = W.SelectMultiple(options=names, value=names, description="modules", rows=min(5, len(names)), layout=lay("260px"))
         self.w_heads = W.SelectMultiple(options=list(range(k)), value=list(range(k)), description="heads", rows=min(5, k), layout=lay("170px"))
         self.w_open = W.Dropdown(options=[("—", None)] + [(f"{n} · head {h}", (n, h)) for n in names for h in range(heads[n])],
                                  value=None, description="open", layout=lay("260px"), tooltip="show this module and head in the head view")
-        self.out = W.Output(); self.out.add_class("lhc-model-view"); self.w_open.add_class("lhc-open")
+        self.out = W.Output(layout=W.Layout(width="100%")); self.out.add_class("lhc-model-view"); self.w_open.add_class("lhc-open")
         for w in (self.w_mods, self.w_heads): w.observe(lambda _: on_change(), "value")
         self.w_open.observe(self._on_open, "value")
-        self.widget = W.VBox([W.HBox([self.w_mods, self.w_heads, self.w_open]), self.out])
+        self.widget = W.VBox([_row([self.w_mods, self.w_heads, self.w_open]), self.out], layout=W.Layout(width="100%"))
 
     def _on_open(self, change):
         if change["new"] is None: return
@@ -243,7 +282,7 @@ class ModelView:
         if not mods or not heads: return self.pngs.note(self.out, "select at least one module and one head")
         from lhc_fer.attention import plot_model_view
         self.pngs.show(self.out, ("model", key, mods, heads),
-                       lambda: plot_model_view(self.cache.forward(key).maps, include_modules=list(mods), include_heads=list(heads), image=0))
+                       lambda: plot_model_view(self.cache.forward(key).maps, include_modules=list(mods), include_heads=list(heads), image=0), self.dpi)
 
 # %% ../nbs/12_explorer.ipynb #06023880
 def _prob_html(probs, classes, true=None, title=""):
@@ -255,13 +294,11 @@ def _prob_html(probs, classes, true=None, title=""):
         rows.append(f'<tr style="{b}white-space:nowrap"><td style="padding-right:6px">{html.escape(c)}{t}</td>'
                     f'<td style="width:120px"><div style="background:#4c72b0;height:10px;width:{100 * p:.1f}%"></div></td>'
                     f'<td style="padding-left:6px">{p:.3f}</td></tr>')
-    return '<table class="lhc-probs" style="font-size:12px">' + "".join(rows) + "</table>"
+    return '<table class="lhc-probs" style="font-size:12px;line-height:17px">' + "".join(rows) + "</table>"
 
 def _share(m, size): # a map upsampled to the face's size, as shares summing to 1
     m = np.abs(upsample(m, size, "bilinear")) if tuple(m.shape) != tuple(size) else np.abs(np.asarray(m, np.float64))
     return m / (m.sum() or 1.0)
-
-def _panel(w): return W.Output(layout=W.Layout(min_height="205px", width=f"{w}px"))
 
 # %% ../nbs/12_explorer.ipynb #c0de0102
 class CompareView:
@@ -272,8 +309,10 @@ class CompareView:
                  names=("A", "B") # what the two models are called
                 ):
         self.a, self.b, self.pngs, self.classes, self.names = a, b, pngs, tuple(classes), tuple(names)
-        self.panels, self.probs, self.note = [_panel(w) for w in (196, 196, 220, 240, 240)], W.HTML(), W.HTML()
-        self.widget = W.VBox([W.HBox(self.panels[:3] + [self.probs]), W.HBox(self.panels[3:]), self.note]).add_class("lhc-compare")
+        self.panels = [_panel(FACE_IN) for _ in range(3)] + [_panel(HEAT_IN).add_class("lhc-heat") for _ in range(2)]
+        self.probs, self.note = W.HTML(layout=W.Layout(flex="0 0 auto")), W.HTML()
+        self.widget = W.VBox([W.HTML(STYLE, layout=W.Layout(display="none")), _row(self.panels[:3]), _row(self.panels[3:] + [self.probs]),
+                              self.note], layout=W.Layout(width="100%")).add_class("lhc-compare")
 
     def difference(self, key, module:str, head:int, method:str) -> np.ndarray: # as `ModelCache.overlay`
         "(H, W) map of model A's overlay minus model B's, each as shares of its total."
@@ -286,7 +325,7 @@ class CompareView:
         for out, mc, n in zip(self.panels[:2], (self.a, self.b), self.names):
             try: ov = mc.overlay(key, module, head, method)
             except LhcFerError as e: self.pngs.note(out, f"{n}: {e}"); continue
-            self.pngs.show(out, ("cface", n, key, module, eff, method, alpha), lambda: _face_fig(face, ov, alpha, f"{n}: {method}"))
+            self.pngs.show(out, ("cface", n, key, module, eff, method, alpha), lambda: _face_fig(face, ov, alpha, f"{n}: {method}", _map_label(method)))
         try: self.pngs.show(self.panels[2], ("diff", key, module, eff, method),
                             lambda: _diff_fig(face, self.difference(key, module, head, method), f"{na} − {nb} (shares)"))
         except LhcFerError as e: self.pngs.note(self.panels[2], f"no difference: {e}")
@@ -295,10 +334,42 @@ class CompareView:
             if mp is not None: self.pngs.show(out, ("cheat", n, key, module, head), lambda: _heat_fig(mp, head, f"{n}: {module} " + ("mean" if head < 0 else f"head {head}")))
             else: self.pngs.note(out, f"{n} ({kind}) has " + (f"no LHC module {module!r}" if mc.modules else "no LHC modules")
                                  + ": no attention to show here; its attributions still compare above")
-        self.probs.value = ("<div style='display:flex;gap:12px'>" + "".join(_prob_html(mc.forward(key).probs, self.classes, true, n)
+        self.probs.value = ("<div style='display:flex;flex-direction:column;gap:10px'>" + "".join(_prob_html(mc.forward(key).probs, self.classes, true, n)
                             for mc, n in ((self.a, na), (self.b, nb))) + "</div>")
         self.note.value = "" if self.b.modules else (f'<span style="font-size:11px;color:#555">{html.escape(nb)} '
                                                      f'({type(self.b.model).__name__}) has no LHC modules: only attributions compare.</span>')
+
+# %% ../nbs/12_explorer.ipynb #52d4d156
+from .evaluate import warn_synthetic
+
+def synthetic_warning(weights, # the checkpoint in use (None: not known, no warning)
+                      source=None # where the faces come from: a dataset's source, or None for real photos
+                     ) -> str:
+    "The line `warn_synthetic` says when a model trained on synthetic faces is used on real ones, without its 'lhc-fer: ' ('' when it says nothing)."
+    if weights is None: return ""
+    buf = io.StringIO()
+    with contextlib.redirect_stderr(buf): warn_synthetic(weights, source)
+    return buf.getvalue().strip().removeprefix("lhc-fer: ")
+
+# %% ../nbs/12_explorer.ipynb #b73fa58a
+class SyntheticWarning:
+    "The explorer's synthetic-faces warning: a line in the page while real faces are shown, said once on `stderr` too."
+    def __init__(self, weights, # the checkpoint shown (None: not known, never a warning)
+                 source:str, # the browsed dataset's source
+                 stderr=None # where the line is also said, once (None: sys.stderr at that moment)
+                ):
+        self.weights, self.source, self.stderr, self.said, self.msgs = weights, source, stderr, False, {}
+        self.widget = W.HTML().add_class("lhc-warning")
+
+    def show(self, key) -> str: # the cache key of the image shown: ("data", i) or ("photo", i)
+        "Show (and, the first time, say) the warning due for image `key`; '' when none is."
+        kind = key[0]
+        if kind not in self.msgs: self.msgs[kind] = synthetic_warning(self.weights, None if kind == "photo" else self.source)
+        msg = self.msgs[kind]
+        if msg and not self.said: print(f"lhc-fer: {msg}", file=self.stderr or sys.stderr, flush=True); self.said = True
+        self.widget.value = (f'<div style="color:#7a4100;background:#fff3dc;border-left:3px solid #e08a00;padding:3px 8px;'
+                             f'font-size:12px">⚠ {html.escape(msg)}</div>') if msg else ""
+        return msg
 
 # %% ../nbs/12_explorer.ipynb #0de92122
 class AttentionExplorer:
@@ -306,10 +377,12 @@ class AttentionExplorer:
     def __init__(self, model, # a model with LHC modules (`lhc_net`, `add_lhc`, `load_model`)
                  data, # a `FerData`
                  split:str="test", # which split's images to browse
-                 dpi:int=72, # resolution of the drawn figures
+                 dpi:int=160, # resolution of the drawn figures, sharp at 600 px wide (the model view's: 5/8 of it)
                  cache:int=64, # forward passes kept (attributions: 4x as many, PNGs 8x)
                  compare=None, # a second model shown side by side (with or without LHC modules), or None
-                 names=("A", "B") # what the model and `compare` are called
+                 names=("A", "B"), # what the model and `compare` are called
+                 weights=None, # the checkpoint `model` came from: if its run was trained on synthetic faces, real ones are flagged
+                 stderr=None # where that warning is also said, once (None: sys.stderr)
                 ):
         self.split, self.data = split, data.subset(split)
         if len(self.data) == 0:
@@ -321,7 +394,8 @@ class AttentionExplorer:
         if not self.a.modules: raise LhcFerError("AttentionExplorer: the model has no LHC modules (lhc_fer.lhc.LHC) to explore")
         self.b = None if compare is None else ModelCache(compare, self.picker.image, cache)
         self._png, self.last, self.error, self._hold = PngCache(8 * cache, dpi), {}, self.picker.error, True
-        self.model_view = ModelView(self.a, self._png, self.update, self.open)
+        self.warn = SyntheticWarning(weights, self.data.source, stderr)
+        self.model_view = ModelView(self.a, self._png, self.update, self.open, max(72, dpi * 5 // 8))
         self.compare = None if compare is None else CompareView(self.a, self.b, self._png, self.classes, names)
         self._build()
         self._hold = False
@@ -329,20 +403,22 @@ class AttentionExplorer:
 
     def _build(self):
         "The controls, the three views in tabs, and every control wired to `update`."
-        lay, names = (lambda w: W.Layout(width=w)), self.a.modules
+        lay, names = (lambda basis: W.Layout(flex=f"1 1 {basis}", max_width="420px")), self.a.modules
         self.w_module = W.Dropdown(options=names, value=names[0], description="module", layout=lay("230px"))
         self.w_head = W.Dropdown(options=self._head_options(names[0]), value=-1, description="head", layout=lay("150px"))
         self.w_method = W.Dropdown(options=list(OVERLAYS), value="contribution", description="overlay", layout=lay("260px"),
                                    tooltip="contribution: the head's |g*O| from the forward pass; others: Captum attributions of the predicted class")
         self.w_alpha = W.FloatSlider(0.5, min=0, max=1, step=0.05, description="opacity", continuous_update=False, layout=lay("260px"))
         for w, c in ((self.w_method, "lhc-overlay"), (self.w_head, "lhc-head"), (self.w_module, "lhc-module")): w.add_class(c)
-        self.panels, self.probs, self.info = [_panel(w) for w in (196, 196, 240)], W.HTML(), W.HTML()
-        views = [W.HBox(self.panels + [self.probs]), self.model_view.widget] + ([self.compare.widget] if self.compare else [])
-        self.tabs = W.Tab(children=views, titles=("head view", "model view", "compare")[:len(views)])
+        self.panels, self.probs, self.info = [_panel(FACE_IN), _panel(FACE_IN), _panel(HEAT_IN).add_class("lhc-heat")], W.HTML(), W.HTML()
+        views = [_row(self.panels), self.model_view.widget] + ([self.compare.widget] if self.compare else [])
+        self.tabs = W.Tab(children=views, titles=("head view", "model view", "compare")[:len(views)], layout=W.Layout(width="100%"))
         for w in (self.w_module, self.w_head, self.w_method, self.w_alpha): w.observe(self.update, "value")
         self.tabs.observe(self.update, "selected_index")
-        self.widget = W.VBox([self.picker.widget, W.HBox([self.w_module, self.w_head, self.w_method, self.w_alpha]),
-                              self.tabs, self.info, self.error]).add_class("lhc-explorer")
+        controls = W.VBox([self.picker.widget, _row([self.w_module, self.w_head, self.w_method, self.w_alpha]), self.warn.widget],
+                          layout=W.Layout(flex="1 1 640px"))
+        self.widget = W.VBox([W.HTML(STYLE, layout=W.Layout(display="none")), _row([controls, self.probs]), self.tabs, self.info,
+                              self.error], layout=W.Layout(width="100%")).add_class("lhc-explorer")
 
     def _ipython_display_(self): display(self.widget)
     def _head_options(self, module): return [("all", -1)] + [(str(i), i) for i in range(self.a.forward(self.picker.key()).maps[module].heads)]
@@ -366,7 +442,7 @@ class AttentionExplorer:
         eff = head if method == "contribution" else -1                      # attributions do not depend on the head
         title = f"{method} ({'all heads' if eff < 0 or method != 'contribution' else f'head {head}'})"
         self._png.show(self.panels[0], ("face", key, module, eff, method, alpha),
-                       lambda: _face_fig(face, self.a.overlay(key, module, head, method), alpha, title))
+                       lambda: _face_fig(face, self.a.overlay(key, module, head, method), alpha, title, _map_label(method)))
         self._png.show(self.panels[1], ("band", key, module, head), lambda: _band_fig(mp, face, head))
         self._png.show(self.panels[2], ("heat", key, module, head), lambda: _heat_fig(mp, head))
 
@@ -384,25 +460,23 @@ class AttentionExplorer:
             elif view == 1: self.model_view.draw(key)
             else: self.compare.draw(key, module, self.w_head.value, method, self.w_alpha.value, true)
             self.probs.value = _prob_html(self.a.forward(key).probs, self.classes, true)
-            self.error.value = ""
+            self.warn.show(key); self.error.value = ""
         except LhcFerError as e:
             self._hold = False
             self.error.value = f'<span style="color:#b00">{html.escape(str(e))}</span>'
         dt = time.perf_counter() - t0
         self.last = dict(seconds=dt, forward=fwd, key=key, view=self.tabs.titles[view])
         what = f"{self.split} image {key[1]}" if key[0] == "data" else f"photo {html.escape(self.picker.photos[key[1]][0])}"
-        self.info.value = (f'<span style="font-size:11px;color:#555">{what} · drawn in {1000 * dt:.0f} ms '
+        self.info.value = (f'<span style="font-size:11px;color:#555">{what} · {self.last["view"]} drawn in {1000 * dt:.0f} ms '
                            f'({"new forward" if fwd else "cached forward"})</span>')
 
 # %% ../nbs/12_explorer.ipynb #163f2d6a
-from .data import fer_dls, synthetic_faces
-from .models import lhc_from_host, load_run, resnet34v2
-from .train import lhc_learner
-
 APP_CODE = """import os, warnings
 warnings.simplefilter("ignore")  # an app: library deprecation notices are not for its users
 from lhc_fer.explorer import explorer_app
-explorer_app(os.environ.get("LHC_FER_WEIGHTS") or None, epochs=int(os.environ.get("LHC_FER_EXPLORE_EPOCHS", "1")))"""
+env = os.environ.get
+explorer_app(env("LHC_FER_WEIGHTS") or None, epochs=int(env("LHC_FER_EXPLORE_EPOCHS", "1")), data=env("LHC_FER_DATA") or None,
+             host=env("LHC_FER_HOST") or None)"""
 
 def write_app(path # the .ipynb to write
              ) -> Path:
@@ -416,27 +490,58 @@ def write_app(path # the .ipynb to write
     with atomic_path(path) as tmp: nbformat.write(nb, str(tmp))
     return Path(path)
 
-def explorer_app(weights=None, # a run folder or model.safetensors from training; None: a small model trained briefly
-                 epochs:int=1, # host epochs of the quick training without `weights` (LHC-Net gets as many; 0: untrained)
+# %% ../nbs/12_explorer.ipynb #a723a9ef
+HOST_STAGES = ("host", "host3", "host2", "host1")  # a run's host stages: the fast recipe's, then the paper's, newest first
+
+def host_of(model # the model as given: a run folder, a stage folder or a checkpoint file
+           ) -> Path|None:
+    "The host checkpoint of `model`'s run: RUN/host (fast recipe) or the newest finished of RUN/host3, host2, host1 (paper)."
+    p = Path(model)
+    if not p.is_dir(): return None                                        # a checkpoint on its own: no run to look in
+    for run in ((p, p.parent) if p.name in ("lhc", "controller") else (p,)):   # a stage folder: its run's
+        for s in HOST_STAGES:
+            if (run / s / "model.safetensors").is_file() and (run / s / "metrics.json").is_file(): return run / s / "model.safetensors"
+    return None
+
+# %% ../nbs/12_explorer.ipynb #3abd321e
+from .data import fer_dls, load_fer, synthetic_faces
+from .models import lhc_from_host, load_model, load_run, resnet34v2
+from .train import lhc_learner
+
+def _fit_faces(faces, n, seed): # at most n train faces and n // 5 valid ones, drawn with `seed`
+    rng = np.random.default_rng(seed)
+    pick = lambda s, k: rng.permutation(np.flatnonzero(faces.split == s))[:k]
+    return faces.subset(np.sort(np.concatenate([pick("train", n), pick("valid", max(1, n // 5))])))
+
+def explorer_app(weights=None, # a run folder (shown beside its host), a stage folder or a .safetensors; None: a small model fitted briefly
+                 epochs:int=1, # host epochs of the quick fit without `weights` (LHC-Net gets as many; 0: untrained)
                  img_size:int=64, # input size of that small model
-                 n:int=300, # synthetic faces to browse (and train on)
-                 seed:int=0 # seed of the faces and the model
+                 n:int=300, # synthetic faces to browse without `data`; the most train faces the small model is fitted on
+                 seed:int=0, # seed of the faces and the model
+                 data=None, # the faces to browse: anything `load_fer` reads (None: `n` synthetic faces)
+                 host=None # the host checkpoint shown beside `weights` (None: its run's, `host_of`)
                 ) -> AttentionExplorer:
-    "The explorer of the Voilà app: a trained run, or a quarter-width host fitted quickly and LHC-Net fitted from it (compared with it)."
-    if weights and not Path(weights).exists(): raise LhcFerError(f"{weights}: no such weights file (expected a model.safetensors)")
-    faces = synthetic_faces(n, seed=seed)
-    if weights: return AttentionExplorer(load_run(weights)[1], faces)
+    "The explorer of the Voilà app: a trained model beside its run's host, or a quarter-width host fitted quickly and LHC-Net fitted from it."
+    if weights and not Path(weights).exists(): raise LhcFerError(f"{weights}: no such model (a run folder, a stage folder or a .safetensors)")
+    faces = load_fer(data) if data else synthetic_faces(n, seed=seed)
+    split = next((s for s in ("test", "valid", "train") if (faces.split == s).any()), "test")
+    if weights:
+        w, model = load_run(weights); h = host or host_of(weights)
+        other = None if h is None else load_model(h, device=model_device(model)).eval()
+        ex = AttentionExplorer(model, faces, split, compare=other, names=("LHC-Net", "host"), weights=w, stderr=io.StringIO())
+        ex.warn.stderr = sys.__stderr__      # lhc-fer explore said the dataset's warning as it started; a photo's goes to its terminal
+        return ex
     seed_everything(seed)
-    dls = fer_dls(faces, bs=32, aug="none", seed=seed)
+    dls = fer_dls(_fit_faces(faces, n, seed), bs=32, aug="none", seed=seed) if epochs else None
     def fit(m):                                            # the library's path: host first, then LHC-Net from it
-        learn = lhc_learner(dls, m, lr=3e-3, early_stop=False)
         if epochs:
+            learn = lhc_learner(dls, m, lr=3e-3, early_stop=False)
             with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 3e-3)
         return m
     host = fit(resnet34v2(img_size=img_size, width=0.25))
     with warnings.catch_warnings():                        # "auto" moves heads to counts that divide the maps
         warnings.simplefilter("ignore"); model = lhc_from_host(host, heads="auto", emb=(16, 16, 16, 8, 4))
-    return AttentionExplorer(fit(model).eval(), faces, compare=host.eval(), names=("LHC-Net", "host"))
+    return AttentionExplorer(fit(model).eval(), faces, split, compare=host.eval(), names=("LHC-Net", "host"))
 
 # %% ../nbs/12_explorer.ipynb #3be7c68a
 def free_port() -> int:
@@ -444,32 +549,154 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
+# %% ../nbs/12_explorer.ipynb #d269b388
+def check_port(port:int # the --port value (0: any free port)
+              ) -> int:
+    "`port` if 127.0.0.1 can be listened on there right now (a free port for 0); else a one-line error naming --port."
+    if not 0 <= port <= 65535: raise LhcFerError(f"--port {port}: expected 1-65535 (or 0: any free port)")
+    if port == 0: return free_port()
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Tornado binds: a port left in TIME_WAIT is free
+        try: s.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise LhcFerError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({e.strerror}); "
+                              "pick another port, or 0 for a free one") from e
+    return port
+
+# %% ../nbs/12_explorer.ipynb #947491b6
+from .models import resolve_weights
+
+def check_model(model # the model argument: a run folder, a stage folder or a .safetensors; None: none given
+               ) -> Path|None:
+    "The checkpoint `model` names, loaded once here: a bad file is one line now, not an error inside the page."
+    if not model: return None
+    if not Path(model).exists():
+        raise LhcFerError(f"{model}: no such model (expected a run folder, a stage folder or a .safetensors from lhc-fer train or convert)")
+    w = resolve_weights(model)
+    try: net = load_model(w)
+    except LhcFerError: raise
+    except Exception as e:                                   # whatever a damaged file makes the reader raise
+        detail = (str(e).splitlines() or ["no detail"])[0][:200]
+        raise LhcFerError(f"{w}: not a checkpoint lhc_fer can load ({type(e).__name__}: {detail})") from e
+    if not lhc_modules(net):
+        raise LhcFerError(f"{w}: a {getattr(net, 'arch', type(net).__name__)} without LHC modules; "
+                          "the explorer shows an LHC-Net's attention (give its run folder or its lhc stage)")
+    return w.resolve()
+
+# %% ../nbs/12_explorer.ipynb #5c34d609
+def check_host(model # the model argument (None: none given)
+              ) -> Path|None:
+    "The host shown beside `model` (`host_of`), loaded once here; one that cannot be loaded is said in one line and left out."
+    h = host_of(model) if model else None
+    if h is None: return None
+    try: load_model(h)
+    except Exception as e:                                   # the host is the run's, not the user's choice: explore without it
+        notice(f"{h}: cannot load the run's host ({(str(e).splitlines() or [type(e).__name__])[0][:160]}); exploring LHC-Net alone")
+        return None
+    return h.resolve()
+
+# %% ../nbs/12_explorer.ipynb #0187ec22
+def check_data(data, # --data: anything `load_fer` reads; None: the built-in synthetic faces
+               fit:bool=False # no model given: the explorer fits its own on the data's train and valid faces
+              ):
+    "The faces `--data` names (a `FerData`), read once here so that a bad dataset is one line before anything starts."
+    if data is None: return None
+    ds = load_fer(data)
+    n = {s: int((ds.split == s).sum()) for s in ("train", "valid", "test")}
+    if not len(ds): raise LhcFerError(f"--data {data}: no faces")
+    if fit and not (n["train"] and n["valid"]):
+        raise LhcFerError(f"--data {data}: train {n['train']}, valid {n['valid']} faces; without a model the explorer fits its own "
+                          f"on both: give a model first (lhc-fer explore MODEL --data {data})")
+    return ds
+
+# %% ../nbs/12_explorer.ipynb #59d9fd5d
+VOILA_CONFIG = """# Voila settings of one lhc-fer explore session
+from jupyter_server.auth.identity import PasswordIdentityProvider
+
+class PageCloseIdentity(PasswordIdentityProvider):
+    "Jupyter's token login that also sets the _xsrf cookie: without it Voila refuses its own shutdown request on page close."
+    def set_login_cookie(self, handler, user):
+        super().set_login_cookie(handler, user)
+        handler.current_user = user  # what the handler's prepare() sets next; tornado's xsrf_token reads it
+        handler.xsrf_token           # sets the _xsrf cookie
+
+c.Voila.identity_provider_class = PageCloseIdentity
+c.Voila.token = {token!r}  # '': no token
+c.MappingKernelManager.cull_idle_timeout = {cull_idle}  # 0: never
+c.MappingKernelManager.cull_interval = {interval}
+c.MappingKernelManager.cull_connected = False  # an open page keeps its kernel, however long it idles
+c.MappingKernelManager.cull_busy = False
+"""
+
+def voila_config(token:str, # the login token; "" serves without one
+                 cull_idle:int=300 # seconds a kernel may idle with no page connected before it is shut down; 0: never
+                ) -> str:
+    "The text of the `voila.py` config file of one `lhc-fer explore` session."
+    return VOILA_CONFIG.format(token=token, cull_idle=int(cull_idle), interval=max(1, min(60, int(cull_idle) // 2)))
+
+# %% ../nbs/12_explorer.ipynb #4d5bef5c
+def voila_command(nb, # the notebook to serve
+                  port:int, # port on 127.0.0.1
+                  config_dir # the folder holding the session's voila.py (`voila_config`)
+                 ) -> list:
+    "The command that runs Voilà on `nb` at 127.0.0.1:`port` with the settings in `config_dir`/voila.py."
+    paths = [str(config_dir), *jupyter_config_path()]          # the first folder wins over the user's own voila config
+    return [sys.executable, "-m", "voila", str(nb), f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
+            "--show_tracebacks=True", "--no-browser"] + [f"--Voila.config_file_paths={p}" for p in paths]
+
+# %% ../nbs/12_explorer.ipynb #236851d5
 def _stop(*_): raise KeyboardInterrupt
 
-def cli_explore(weights:str=None, # model.safetensors of a trained run (default: a small LHC-Net trained briefly on synthetic faces)
-                port:int=0, # port on 127.0.0.1 (0: a free one)
-                browser:bool=False, # also open the app in a web browser (default: print its address only)
-               ):
-    "Serve the attention explorer as a standalone Voilà app on 127.0.0.1."
-    if weights and not Path(weights).is_file():
-        raise LhcFerError(f"{weights}: no such weights file (expected a model.safetensors written by lhc-fer train)")
-    if not 0 <= port < 65536: raise LhcFerError(f"--port {port}: expected 0 (any free port) or 1-65535")
-    port = port or free_port()
-    d = Path(tempfile.mkdtemp(prefix="lhc_fer_explore_"))
-    nb = write_app(d / "explorer.ipynb")
-    env = {**os.environ, "TMPDIR": str(d), "JUPYTER_RUNTIME_DIR": str(d / "runtime")}
-    if weights: env["LHC_FER_WEIGHTS"] = str(Path(weights).resolve())
-    cmd = [sys.executable, "-m", "voila", str(nb), f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
-           "--show_tracebacks=True"] + ([] if browser else ["--no-browser"])
-    print(f"lhc-fer explore: serving http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
-    old = signal.signal(signal.SIGTERM, _stop) if hasattr(signal, "SIGTERM") else None
-    p = subprocess.Popen(cmd, env=env, cwd=d)
-    try: return p.wait()
+def _listening(port): # someone accepts connections on 127.0.0.1:port
+    with socket.socket() as s: return s.connect_ex(("127.0.0.1", port)) == 0
+
+def _serve(cmd, env, cwd, port, page=None): # page: a file to open in a web browser once the port listens
+    "Run Voilà until it exits, or until Ctrl-C/SIGTERM stops it; its exit status (0 when stopped)."
+    main = hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread()  # only it may set handlers
+    old = signal.signal(signal.SIGTERM, _stop) if main else None
+    p = subprocess.Popen(cmd, env=env, cwd=cwd)
+    try:
+        if page is not None:
+            while p.poll() is None and not _listening(port): time.sleep(0.2)
+            if p.poll() is None: webbrowser.open(Path(page).as_uri())
+        return p.wait()
     except KeyboardInterrupt:
         p.terminate()
         try: p.wait(10)
-        except subprocess.TimeoutExpired: p.kill()
+        except subprocess.TimeoutExpired: p.kill(); p.wait()
         return 0
     finally:
         if old is not None: signal.signal(signal.SIGTERM, old)
-        shutil.rmtree(d, ignore_errors=True)
+
+# %% ../nbs/12_explorer.ipynb #82d3c81d
+def cli_explore(model:str=None, # the model: a run folder (shown beside its host), a stage folder or a .safetensors, ours or converted (default: a small LHC-Net fitted for a moment)
+                data:str=None, # faces to browse: a FER2013 or FER+ csv, an image folder, a labelled list or synthetic[:N] (default: 300 synthetic faces)
+                port:int=0, # port on 127.0.0.1 (0: a free one)
+                browser:bool=False, # also open the app in a web browser (default: print its address only)
+                no_token:bool=False, # serve without a login token: any user of this machine can then open and drive the app
+                cull_idle:int=300, # seconds a kernel may sit idle with no page connected before it is shut down (0: never)
+               ):
+    "Serve the attention explorer as a Voilà app on 127.0.0.1, behind a login token as Jupyter is."
+    port = check_port(port)
+    if cull_idle < 0: raise LhcFerError(f"--cull-idle {cull_idle}: expected seconds >= 0 (0: never)")
+    w = check_model(model); host = check_host(model) if w else None
+    faces = check_data(data, fit=w is None)
+    if faces is not None and w is not None: warn_synthetic(w, str(faces.source))   # once, here; the page shows it too
+    token = "" if no_token else secrets.token_urlsafe(32)
+    url = f"http://127.0.0.1:{port}/" + (f"?token={token}" if token else "")
+    d = Path(tempfile.mkdtemp(prefix="lhc_fer_explore_"))           # 0700: only this user reads the token in it
+    try:
+        nb = write_app(d / "explorer.ipynb")
+        (d / "config").mkdir(); (d / "config" / "voila.py").write_text(voila_config(token, cull_idle))
+        given = dict(LHC_FER_WEIGHTS=w, LHC_FER_HOST=host,   # Voila runs in `d`: a dataset's path is made absolute
+                     LHC_FER_DATA=data if data is None or str(data).startswith("synthetic") else Path(data).resolve())
+        env = {**{k: v for k, v in os.environ.items() if k not in given}, "TMPDIR": str(d), "JUPYTER_RUNTIME_DIR": str(d / "runtime"),
+               **{k: str(v) for k, v in given.items() if v is not None}}
+        page = None
+        if browser:
+            page = d / "open.html"; page.write_text(f'<meta http-equiv="refresh" content="0;url={html.escape(url)}">')
+        if no_token: notice(f"explore --no-token: any user of this machine can open {url} and drive the explorer")
+        if host: print(f"lhc-fer explore: {w} beside its host {host}", flush=True)
+        print(f"lhc-fer explore: serving {url} (Ctrl-C stops it)", flush=True)
+        return _serve(voila_command(nb, port, d / "config"), env, d, port, page)
+    finally: shutil.rmtree(d, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Fixtures of the real-browser tests: Debian's chromium driven by playwright, a JupyterLab server and the
 `lhc-fer explore` Voila app, each started on 127.0.0.1 with a free port and stopped by PID (also on failure)."""
-import json, os, secrets, signal, socket, subprocess, sys, time, urllib.request
+import json, os, re, secrets, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
 
@@ -56,6 +56,16 @@ class Server:
 
     def tail(self, n=3000): return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
 
+    def wait_log(self, pattern, timeout=60):
+        "The first match of the regex `pattern` in the server's log, waiting up to `timeout` seconds for it."
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            m = re.search(pattern, self.log.read_text(errors="replace"))
+            if m: return m
+            if self.proc.poll() is not None: break
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name}: no {pattern!r} in its log (exit {self.proc.poll()}):\n{self.tail()}")
+
     def descendants(self):
         "PIDs of the processes our server started (kernels run in sessions of their own, so not in its group)."
         kids = {}
@@ -67,6 +77,24 @@ class Server:
         while todo:
             p = todo.pop(); out.append(p); todo += kids.get(p, [])
         return out
+
+    def kernels(self):
+        "PIDs of the live kernels our server started (its descendants running ipykernel)."
+        out = []
+        for pid in self.descendants()[1:]:
+            try: cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError: continue
+            if any(b"ipykernel" in c for c in cmd) and not _zombie(pid): out.append(pid)
+        return out
+
+    def wait_kernels(self, n, timeout=20):
+        "Wait until exactly `n` kernels of ours are alive; return the seconds it took."
+        t0 = time.time()
+        while len(self.kernels()) != n:
+            if time.time() - t0 > timeout:
+                raise AssertionError(f"{self.name}: {len(self.kernels())} kernels alive after {timeout} s, expected {n}:\n{self.tail()}")
+            time.sleep(0.2)
+        return time.time() - t0
 
     def stop(self, grace=8):
         "SIGTERM our server and every process it started, by PID; SIGKILL what is left after `grace` seconds."
@@ -81,6 +109,11 @@ class Server:
             try: os.kill(pid, signal.SIGKILL)
             except ProcessLookupError: pass
         self.proc.wait(5)
+
+
+def _zombie(pid):
+    try: return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError): return True
 
 
 def kernel_env(tmp):
@@ -133,26 +166,76 @@ def lab(workdir):
 
 
 @pytest.fixture(scope="session")
-def voila(workdir):
-    "`lhc-fer explore --port P` (the CLI) serving the Voila app, started first (its import overlaps the rest)."
+def run_dir(workdir):
+    """A run folder as `lhc-fer train --protocol fast` leaves it: LHC-Net (the app's own architecture: 8+8+8+8+1 heads) at
+    its top and in lhc/, its host in host/, each with the metrics.json that records its synthetic training data."""
+    import warnings, torch
+    from lhc_fer.data import synthetic_faces
+    from lhc_fer.models import lhc_from_host, resnet34v2, save_model
+    torch.manual_seed(0)
+    host = resnet34v2(img_size=64, width=0.25).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); lhc = lhc_from_host(host, heads="auto", emb=(16, 16, 16, 8, 4)).eval()
+    run, data = workdir / "run", synthetic_faces(300, seed=0).source
+    for d, m in ((run / "host", host), (run / "lhc", lhc), (run, lhc)):
+        save_model(m, d / "model.safetensors"); (d / "metrics.json").write_text(json.dumps({"data": data}))
+    return run
+
+
+@pytest.fixture(scope="session")
+def voila(workdir, run_dir):
+    "`lhc-fer explore RUN --port P` (the CLI) serving the Voila app for a run folder with a host, started first (its import overlaps the rest); yields its base url, port and server."
     port = free_port()
-    srv = Server("voila", [str(BIN / "lhc-fer"), "explore", "--port", str(port)], kernel_env(workdir), workdir, workdir)
+    srv = Server("voila", [str(BIN / "lhc-fer"), "explore", str(run_dir), "--port", str(port)], kernel_env(workdir), workdir, workdir)
     try: yield f"http://127.0.0.1:{port}/", port, srv
     finally: srv.stop()
+
+
+def printed_url(srv, timeout=60):
+    "The address `lhc-fer explore` printed (with its token)."
+    return srv.wait_log(r"lhc-fer explore: serving (http://127\.0\.0\.1:\d+/\S*) \(Ctrl-C stops it\)", timeout).group(1)
 
 
 @pytest.fixture(scope="session")
 def voila_page(browser, voila):
     "A page that starts loading the Voila app right away (its kernel then runs while the JupyterLab test does)."
-    url, port, srv = voila
+    base, port, srv = voila
     srv.wait_port(port, timeout=120)                             # Voila's /api/status answers 302: wait for the port
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    url = printed_url(srv)                                       # the address with the token: the app loads
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errs = {"page": [], "console": []}
     page.on("pageerror", lambda e: errs["page"].append(str(e)))
     page.on("console", lambda m: errs["console"].append(m.text) if m.type == "error" else None)
     page.goto(url, wait_until="commit", timeout=60_000)          # Voila executes the notebook on page load
     try: yield page, errs, srv
     finally: page.close()
+
+
+TINY_TEXT = "tiny app ready"
+
+
+@pytest.fixture
+def tiny_voila(tmp_path):
+    """Start Voila on a one-cell notebook with the settings `lhc-fer explore` gives it (`voila_config`, `voila_command`):
+    `start(token, cull_idle)` returns (url with the token, server). Its page loads in a second or two."""
+    from nbformat.v4 import new_notebook, new_code_cell
+    import nbformat
+    from lhc_fer.explorer import voila_command, voila_config
+    servers = []
+    def start(token, cull_idle):
+        d = tmp_path / f"tiny{len(servers)}"; (d / "config").mkdir(parents=True)
+        nb = d / "tiny.ipynb"
+        nbformat.write(new_notebook(cells=[new_code_cell(f"print({TINY_TEXT!r})")],
+                                    metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}), str(nb))
+        (d / "config" / "voila.py").write_text(voila_config(token, cull_idle))
+        port = free_port()
+        srv = Server(f"tiny-voila{len(servers)}", voila_command(nb, port, d / "config"), kernel_env(d), d, d)
+        servers.append(srv)
+        srv.wait_port(port)
+        return f"http://127.0.0.1:{port}/" + (f"?token={token}" if token else ""), srv
+    try: yield start
+    finally:
+        for srv in servers: srv.stop()
 
 
 @pytest.fixture(scope="session")
