@@ -117,13 +117,14 @@ def _type(q:Param):
     return dict(int=int, float=float, str=str).get(t) or (type(q.default) if q.default not in (None, EMPTY) else str)
 
 def add_signature_flags(p:argparse.ArgumentParser, params:list): # parser to extend; the command's `command_params`
-    "Add an argument per parameter: positional without a default (`model` too), `--switch` for bools, choices, required flags."
+    "Add an argument per parameter: positional without a default (`model`, `data`: also with one), `--switch` for bools, choices, required flags."
     for q in params:
         if q.name == "cfg": add_config_flags(p); continue
         h, flag, kw = q.doc, "--" + q.name.replace("_", "-"), dict(choices=q.choices) if q.choices else {}
         shown = "" if q.default in (None, EMPTY) or (h and "(default" in h) else f" (default: {q.default})"
         if q.kind == "var": p.add_argument(q.name, nargs="*", help=h, type=_type(q), **kw)
-        elif q.name == "model" and q.kind == "pos": p.add_argument(q.name, nargs=None if q.default is EMPTY else "?", help=h, default=None if q.default is EMPTY else q.default)
+        elif q.name in ("model", "data") and q.kind == "pos":          # the grammar's two positionals: MODEL [DATA]
+            p.add_argument(q.name, nargs=None if q.default is EMPTY else "?", help=h, default=None if q.default is EMPTY else q.default)
         elif q.default is EMPTY and q.kind == "pos": p.add_argument(q.name, help=h, type=_type(q), **kw)
         elif q.default is EMPTY: p.add_argument(flag, dest=q.name, required=True, help=h, type=_type(q), **kw)
         elif isinstance(q.default, bool) or q.ann == "bool":

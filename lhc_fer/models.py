@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_models.ipynb #ab7dd09b
 from __future__ import annotations
-import contextlib, json, math, sys, warnings
+import contextlib, json, math, os, pickle, stat, sys, warnings, zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
@@ -13,16 +13,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import lhc_fer
-from .core import EMOTIONS, PIXEL_RANGE, Config, LhcFerError, atomic_path, eval_mode
+from timm.layers import EcaModule, SEModule
+from timm.layers.cbam import CbamModule
+from .core import ATTENTIONS, EMOTIONS, PIXEL_RANGE, Config, LhcFerError, atomic_path, eval_mode
 from .lhc import LHC, valid_heads
 
 # %% auto #0
-__all__ = ['BN_EPS', 'BN_MOMENTUM', 'STAGES', 'OUR_WEIGHTS', 'PLACES', 'PAPER_HEADS', 'PAPER_EMB', 'ARCHS', 'lhc_resnet34',
+__all__ = ['BN_EPS', 'BN_MOMENTUM', 'STAGES', 'OUR_WEIGHTS', 'PLACES', 'PAPER_HEADS', 'PAPER_EMB', 'SLOT', 'ST_DTYPES',
+           'MAX_HEADER', 'NOT_PLAIN', 'ARCHS', 'MAX_SIDECAR', 'FILE_ARGS', 'ATTENTION_MODULES', 'lhc_resnet34',
            'InputAdapter', 'bn', 'ShiftBN', 'PreActUnit', 'widths', 'ResNet34v2', 'resnet34v2', 'lhc_places',
-           'resolve_heads', 'LhcAfter', 'lhc_modules', 'LhcNet', 'lhc_net', 'add_controller', 'freeze_bn',
-           'controller_only', 'lhc_from_host', 'read_state', 'load_weights', 'save_model', 'load_model',
-           'resolve_weights', 'load_run', 'model_from_config', 'feature_shapes', 'add_lhc', 'ModelReport',
-           'model_report']
+           'resolve_heads', 'LhcAfter', 'lhc_modules', 'attention_modules', 'LhcNet', 'lhc_net', 'add_controller',
+           'freeze_bn', 'controller_only', 'lhc_from_host', 'regular_size', 'safetensors_header', 'read_state',
+           'load_weights', 'save_model', 'load_model', 'resolve_weights', 'load_run', 'AttentionNet', 'attention_net',
+           'attention_from_host', 'model_from_config', 'feature_shapes', 'add_lhc', 'ModelReport', 'model_report']
 
 # %% ../nbs/02_models.ipynb #af4cf18c
 def _tracing(x) -> bool:
@@ -261,30 +264,35 @@ def resolve_heads(places:dict, # place name → (C, H, W)
 
 # %% ../nbs/02_models.ipynb #503e487a
 class LhcAfter(nn.Module):
-    "Runs `body`, then an LHC module on its output."
-    def __init__(self, body:nn.Module, lhc:LHC):
+    "Runs `body`, then an attention module (an LHC, or any module) on its output."
+    def __init__(self, body:nn.Module, lhc:nn.Module):
         super().__init__()
         self.body, self.lhc = body, lhc
     def forward(self, *args, **kw): return self.lhc(self.body(*args, **kw))
+
+SLOT = "lhc"  # the name of every inserted attention module: PLACE.lhc (an LHC, a timm module, or Identity)
+
+def _insert_after(model, mods:dict):
+    "Put `mods[name]` after each named place of `model`, in place: a Sequential's last child, else an `LhcAfter`."
+    for name, mod in mods.items():
+        target = model.get_submodule(name)
+        p = next(target.parameters(), None)
+        if p is not None: mod = mod.to(p.device)
+        if isinstance(target, nn.Sequential):
+            if SLOT in target._modules: raise LhcFerError(f"{name} already ends with an LHC module")
+            target.add_module(SLOT, mod)
+        else:
+            parent, _, leaf = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, leaf, LhcAfter(target, mod))
+    return model
 
 def _insert_lhc(model, places:dict, heads, emb, **lhc_kw):
     "Put one `LHC(C, (H, W), heads[i], emb[i], **lhc_kw[i])` after each named place of `model`, in place."
     names = list(places)
     emb = _per_place(emb, len(names), "emb", names)
     kws = {k: _per_place(v, len(names), k, names) for k, v in lhc_kw.items()}
-    for i, name in enumerate(names):
-        C, H, W = places[name]
-        lhc = LHC(C, (H, W), heads[i], emb[i], **{k: v[i] for k, v in kws.items()})
-        target = model.get_submodule(name)
-        p = next(target.parameters(), None)
-        if p is not None: lhc = lhc.to(p.device)
-        if isinstance(target, nn.Sequential):
-            if "lhc" in target._modules: raise LhcFerError(f"{name} already ends with an LHC module")
-            target.add_module("lhc", lhc)
-        else:
-            parent, _, leaf = name.rpartition(".")
-            setattr(model.get_submodule(parent) if parent else model, leaf, LhcAfter(target, lhc))
-    return model
+    return _insert_after(model, {name: LHC(places[name][0], places[name][1:], heads[i], emb[i], **{k: v[i] for k, v in kws.items()})
+                                 for i, name in enumerate(names)})
 
 # %% ../nbs/02_models.ipynb #2a5516bd
 def lhc_modules(model:nn.Module) -> OrderedDict:
@@ -298,6 +306,12 @@ def _unwrap(model):
         if hasattr(model, "_orig_mod"): model = model._orig_mod
         elif isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)): model = model.module
         else: return model
+
+# %% ../nbs/02_models.ipynb #511e7073
+def attention_modules(model:nn.Module) -> OrderedDict:
+    "Every inserted attention module of `model` (LHC, timm's SE/ECA/CBAM, or Identity): ordered {qualified name: module}."
+    model = _unwrap(model)
+    return OrderedDict((n, m) for n, m in model.named_modules() if n.rpartition(".")[2] == SLOT or isinstance(m, LHC))
 
 # %% ../nbs/02_models.ipynb #8d92953d
 class LhcNet(ResNet34v2):
@@ -406,55 +420,139 @@ def lhc_from_host(host:ResNet34v2, # a trained resnet34v2
     return m
 
 # %% ../nbs/02_models.ipynb #5b343fd2
-def read_state(src) -> dict:
-    "A state dict from a .safetensors file, or a .pt/.pth/.bin file read with `torch.load(weights_only=True)`."
-    p = Path(src)
-    if not p.exists(): raise LhcFerError(f"{p}: no such weights file")
+ST_DTYPES = dict(BOOL=1, U8=1, I8=1, F8_E5M2=1, F8_E4M3=1, I16=2, U16=2, F16=2, BF16=2, I32=4, U32=4, F32=4,
+                 I64=8, U64=8, F64=8)  # safetensors dtype → bytes per element
+MAX_HEADER = 100_000_000  # bytes: safetensors' own limit on its JSON header
+
+def _why(e) -> str:
+    "An exception as one short line: its type and the first line of its message."
+    msg = (str(e).strip().splitlines() or [""])[0][:200]
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+def regular_size(path, # a file about to be read
+                 what:str="weights file" # what it should be, for messages
+                ) -> int:
+    "The size of the regular file `path`; one line if it is missing, a folder, a device or a pipe."
+    p = Path(path)
+    try: st = os.stat(p)
+    except FileNotFoundError: raise LhcFerError(f"{p}: no such {what}") from None
+    except (OSError, ValueError) as e: raise LhcFerError(f"{p}: cannot read the {what} ({_why(e)})") from e
+    if not stat.S_ISREG(st.st_mode): raise LhcFerError(f"{p}: not a regular file (a folder, device or pipe); expected a {what}")
+    return st.st_size
+
+# %% ../nbs/02_models.ipynb #7a3dcdd0
+def safetensors_header(path # a .safetensors file
+                      ) -> tuple:
+    "The checked header of a .safetensors file, read without its data: ({name: (dtype, shape)}, metadata)."
+    p = Path(path); size = regular_size(p)
+    if size < 8: raise LhcFerError(f"{p}: {size} bytes, too short for a safetensors file (its 8-byte header length)")
+    with open(p, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        if n > size - 8: raise LhcFerError(f"{p}: safetensors header declares {n} bytes, but the file holds {size - 8} after its length (cut short, or not safetensors)")
+        if n > MAX_HEADER: raise LhcFerError(f"{p}: safetensors header declares {n} bytes; lhc_fer reads at most {MAX_HEADER}")
+        raw = f.read(n)
+    try: hdr = json.loads(raw)
+    except (ValueError, RecursionError) as e: raise LhcFerError(f"{p}: safetensors header is not valid JSON ({_why(e)})") from e
+    if not isinstance(hdr, dict): raise LhcFerError(f"{p}: safetensors header is a JSON {type(hdr).__name__}, not an object")
+    meta = hdr.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise LhcFerError(f"{p}: safetensors __metadata__ is not a map of strings")
+    data, out, spans = size - 8 - n, {}, []
+    for k, v in hdr.items():
+        where = f"{p}: tensor {k!r}"
+        dt, shape, offs = (v.get("dtype"), v.get("shape"), v.get("data_offsets")) if isinstance(v, dict) else (None,) * 3
+        if dt not in ST_DTYPES: raise LhcFerError(f"{where}: dtype {dt!r} is not a safetensors dtype ({', '.join(ST_DTYPES)})")
+        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+            raise LhcFerError(f"{where}: shape {shape!r} is not a list of sizes")
+        if not (isinstance(offs, list) and len(offs) == 2 and all(type(o) is int for o in offs) and 0 <= offs[0] <= offs[1] <= data):
+            raise LhcFerError(f"{where}: data_offsets {offs!r} do not lie within the file's {data} data bytes (cut short?)")
+        need = math.prod(shape) * ST_DTYPES[dt]
+        if offs[1] - offs[0] != need: raise LhcFerError(f"{where}: {dt} {tuple(shape)} needs {need} bytes, but its data_offsets span {offs[1] - offs[0]}")
+        out[k] = (dt, tuple(shape)); spans.append((offs[0], offs[1], k))
+    pos = 0
+    for b, e, k in sorted(spans):
+        if b != pos: raise LhcFerError(f"{p}: tensor {k!r} starts at data byte {b}, expected {pos} (tensors overlap or leave a gap)")
+        pos = e
+    if pos != data: raise LhcFerError(f"{p}: its tensors cover {pos} of the file's {data} data bytes (trailing bytes: damaged?)")
+    return out, meta
+
+# %% ../nbs/02_models.ipynb #a66d26dd
+NOT_PLAIN = ("not a plain tensor checkpoint (it holds Python objects that lhc_fer will not unpickle); "
+             "save a state dict of tensors with safetensors")
+
+def _read_pt(p:Path, size:int) -> dict:
+    "A PyTorch zip checkpoint's state dict: zip sizes bounded by the file, then `torch.load(weights_only=True, mmap=True)`."
     try:
-        if p.suffix == ".safetensors":
-            from safetensors.torch import load_file
-            return load_file(str(p))
-        if p.suffix in (".pt", ".pth", ".bin"):
-            sd = torch.load(p, map_location="cpu", weights_only=True)
-            for k in ("model", "state_dict"):                             # fastai's learn.save with optimizer
-                if isinstance(sd, dict) and isinstance(sd.get(k), dict): sd = sd[k]; break
-            if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-                raise LhcFerError(f"{p}: not a state dict of tensors")
-            return sd
+        if not zipfile.is_zipfile(p):                                    # the legacy format allocates what its pickle declares
+            raise LhcFerError(f"{p}: not a zip-format PyTorch file (torch.save's format since torch 1.6); re-save it, or use safetensors")
+        with zipfile.ZipFile(p) as z: declared = sum(i.file_size for i in z.infolist())
     except LhcFerError: raise
-    except Exception as e: raise LhcFerError(f"{p}: cannot read weights ({type(e).__name__}: {e})") from e
+    except Exception as e: raise LhcFerError(f"{p}: damaged PyTorch zip file ({_why(e)})") from e
+    if declared > size: raise LhcFerError(f"{p}: its zip entries declare {declared} bytes, more than the file's {size} (damaged, or a zip bomb)")
+    try:
+        with warnings.catch_warnings():                                  # a damaged pickle's protocol: torch warns, then fails
+            warnings.simplefilter("ignore", UserWarning)
+            sd = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as e: raise LhcFerError(f"{p}: {NOT_PLAIN}") from e
+    except Exception as e: raise LhcFerError(f"{p}: cannot read weights ({_why(e)})") from e
+    for k in ("model", "state_dict"):                                 # fastai's learn.save with optimizer
+        if isinstance(sd, dict) and isinstance(sd.get(k), dict): sd = sd[k]; break
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
+        raise LhcFerError(f"{p}: not a state dict of tensors")
+    return sd
+
+def read_state(src) -> dict:
+    "A state dict from a .safetensors file (its header checked first), or a zip .pt/.pth/.bin read with `torch.load(weights_only=True)`."
+    p = Path(src); size = regular_size(p)
+    if p.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        safetensors_header(p)
+        try: return load_file(str(p))
+        except Exception as e: raise LhcFerError(f"{p}: cannot read weights ({_why(e)})") from e
+    if p.suffix in (".pt", ".pth", ".bin"): return _read_pt(p, size)
     raise LhcFerError(f"{p}: unknown weights format {p.suffix!r}; expected .safetensors, .pt or .pth")
 
 # %% ../nbs/02_models.ipynb #3ee8b5b2
 def _is_lhc_key_of(model):
-    "A function telling whether a state-dict key belongs to one of `model`'s LHC modules."
-    pre = tuple(n + "." for n in lhc_modules(model))
+    "A function telling whether a state-dict key belongs to one of `model`'s attention modules (LHC or another)."
+    pre = tuple(n + "." for n in attention_modules(model))
     return lambda k: k.startswith(pre)
 
-def load_weights(model:nn.Module, # the model to fill (in place)
-                 src, # a path (.safetensors, .pt, .pth) or a state dict
-                 host_only:bool=False # fill only the non-LHC tensors; the source must not hold LHC tensors
-                ) -> nn.Module:
-    "Load `src` into `model` after checking every tensor's name and shape; errors name the first mismatch."
-    where = str(src) if not isinstance(src, dict) else "state dict"
-    sd = read_state(src) if not isinstance(src, dict) else src
-    model = _unwrap(model)
+def _check_state(where:str, model:nn.Module, shapes:dict, host_only:bool=False):
+    "Check a weight source's {name: shape} against `model`'s state dict: every tensor there once, at its shape."
     own, is_lhc = model.state_dict(), _is_lhc_key_of(model)
     if host_only:
-        extra = [k for k in sd if is_lhc(k) or ".lhc." in k]
+        extra = [k for k in shapes if is_lhc(k) or ".lhc." in k]
         if extra: raise LhcFerError(f"{where}: holds LHC tensors (e.g. {extra[0]!r}): not a host checkpoint; use load_model")
     for k, v in own.items():
         if host_only and is_lhc(k): continue
-        if k not in sd:
+        if k not in shapes:
             raise LhcFerError(f"{where}: tensor {k!r} (shape {tuple(v.shape)} in the model {type(model).__name__}) "
                               f"is missing from the weights")
-        if tuple(sd[k].shape) != tuple(v.shape):
-            raise LhcFerError(f"{where}: tensor {k!r} has shape {tuple(sd[k].shape)} in the weights but "
+        if tuple(shapes[k]) != tuple(v.shape):
+            raise LhcFerError(f"{where}: tensor {k!r} has shape {tuple(shapes[k])} in the weights but "
                               f"{tuple(v.shape)} in the model {type(model).__name__}")
-    extra = [k for k in sd if k not in own]
-    if extra: raise LhcFerError(f"{where}: tensor {extra[0]!r} (shape {tuple(sd[extra[0]].shape)}) is not in the "
+    extra = [k for k in shapes if k not in own]
+    if extra: raise LhcFerError(f"{where}: tensor {extra[0]!r} (shape {tuple(shapes[extra[0]])}) is not in the "
                                 f"model {type(model).__name__} ({len(extra)} unexpected tensors)")
-    model.load_state_dict(sd, strict=not host_only)
+
+# %% ../nbs/02_models.ipynb #bde872f7
+def load_weights(model:nn.Module, # the model to fill (in place)
+                 src, # a path (.safetensors, .pt, .pth) or a state dict
+                 host_only:bool=False # fill only the non-attention tensors; the source must not hold LHC tensors
+                ) -> nn.Module:
+    "Load `src` into `model` after checking every tensor's name and shape (a safetensors file's before its data is read)."
+    where, model, sd = str(src) if not isinstance(src, dict) else "state dict", _unwrap(model), None
+    if isinstance(src, dict):
+        bad = next((k for k, v in src.items() if not isinstance(v, torch.Tensor)), None)
+        if bad is not None: raise LhcFerError(f"state dict: {bad!r} is a {type(src[bad]).__name__}, not a tensor")
+        sd = src; shapes = {k: tuple(v.shape) for k, v in sd.items()}
+    elif Path(src).suffix == ".safetensors": shapes = {k: s for k, (_, s) in safetensors_header(src)[0].items()}
+    else: sd = read_state(src); shapes = {k: tuple(v.shape) for k, v in sd.items()}
+    _check_state(where, model, shapes, host_only)
+    if sd is None: sd = read_state(src)
+    try: model.load_state_dict(sd, strict=not host_only)
+    except RuntimeError as e: raise LhcFerError(f"{where}: cannot load into {type(model).__name__} ({_why(e)})") from e
     return model
 
 # %% ../nbs/02_models.ipynb #7270c73d
@@ -469,7 +567,7 @@ def save_model(model:nn.Module, # an lhc_fer model (resnet34v2, lhc_net, timm-re
                path, # the .safetensors file to write; the sidecar is path.with_suffix(".json")
                classes=None # class names; default: model.classes, or EMOTIONS for 7 classes
               ) -> Path:
-    "Write weights (safetensors) and a JSON sidecar (architecture, constructor args, classes, version), atomically."
+    "Write weights (safetensors) and a JSON sidecar (architecture, constructor args, classes, version), atomically, as a pair."
     from safetensors.torch import save_file
     model, path = _unwrap(model), Path(path)
     if path.suffix != ".safetensors": raise LhcFerError(f"{path}: save_model writes safetensors; name the file *.safetensors")
@@ -483,34 +581,54 @@ def save_model(model:nn.Module, # an lhc_fer model (resnet34v2, lhc_net, timm-re
         raise LhcFerError(f"save_model: {len(classes)} class names for a model with {args['n_classes']} outputs")
     meta = dict(format="lhc_fer", arch=arch, args=args, classes=None if classes is None else list(classes),
                 version=lhc_fer.__version__, torch=torch.__version__, weights=path.name)
-    sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp: save_file(sd, str(tmp), metadata={"lhc_fer": json.dumps(meta)})
-    with atomic_path(path.with_suffix(".json")) as tmp: tmp.write_text(json.dumps(meta, indent=2))
+    sd, text = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, json.dumps(meta, indent=2)
+    with atomic_path(path) as tw, atomic_path(path.with_suffix(".json")) as tj:   # a pair: renamed only when both are written
+        save_file(sd, str(tw), metadata={"lhc_fer": json.dumps(meta)})
+        tj.write_text(text)
     return path
 
-
 # %% ../nbs/02_models.ipynb #2b6b742b
+MAX_SIDECAR = 16 << 20  # bytes: a model's JSON sidecar is a few KB
+FILE_ARGS = ("host_weights", "pretrained")  # builder arguments that name files: never taken from a checkpoint's record
+
+def _model_meta(path:Path, side:Path) -> tuple:
+    "The checked architecture record of a checkpoint, from its sidecar or the lhc_fer metadata inside a .safetensors: (meta, where)."
+    if os.path.exists(side):
+        if (n := regular_size(side, "model sidecar")) > MAX_SIDECAR: raise LhcFerError(f"{side}: {n} bytes; a model sidecar is a few KB")
+        text, src = side.read_bytes(), side
+    elif path.suffix == ".safetensors":
+        text, src = safetensors_header(path)[1].get("lhc_fer"), path
+        if text is None: raise LhcFerError(f"{path}: no sidecar {side.name} and no lhc_fer metadata; build the model and use load_weights")
+    else: raise LhcFerError(f"{path}: no sidecar {side.name}; build the model and use load_weights")
+    try: meta = json.loads(text)
+    except json.JSONDecodeError as e: raise LhcFerError(f"{src}:{e.lineno}: not valid JSON ({e.msg})") from e
+    except (ValueError, RecursionError) as e: raise LhcFerError(f"{src}: not valid JSON ({_why(e)})") from e
+    arch = meta.get("arch") if isinstance(meta, dict) else None
+    if arch is None: raise LhcFerError(f"{src}: not an lhc_fer model file: no architecture (give a model.safetensors or its .json)")
+    if not isinstance(arch, str) or arch not in ARCHS: raise LhcFerError(f"{src}: unknown architecture {arch!r}; known: {sorted(ARCHS)}")
+    args, classes = meta.get("args", {}), meta.get("classes")
+    if not isinstance(args, dict) or set(FILE_ARGS) & set(args):
+        raise LhcFerError(f"{src}: 'args' must be an object of {arch}'s arguments, none naming a file ({', '.join(FILE_ARGS)})")
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        raise LhcFerError(f"{src}: 'classes' must be a list of names")
+    return meta, src
+
+# %% ../nbs/02_models.ipynb #81ab523b
 def load_model(path, # a .safetensors (or .pt/.pth) file with its JSON sidecar
                device=None # where to put the model (default CPU)
               ) -> nn.Module:
     "Rebuild the architecture named in the JSON sidecar and load the checked weights; sets `model.classes`."
     path = Path(path); side = path.with_suffix(".json")
     if not path.exists(): raise LhcFerError(f"{path}: no such checkpoint")
-    if side.exists():
-        try: meta = json.loads(side.read_text())
-        except json.JSONDecodeError as e: raise LhcFerError(f"{side}:{e.lineno}: not valid JSON ({e.msg})") from e
-    elif path.suffix == ".safetensors":
-        from safetensors import safe_open
-        with safe_open(str(path), "pt") as f: m = (f.metadata() or {}).get("lhc_fer")
-        if m is None: raise LhcFerError(f"{path}: no sidecar {side.name} and no lhc_fer metadata; build the model and use load_weights")
-        meta = json.loads(m)
-    else: raise LhcFerError(f"{path}: no sidecar {side.name}; build the model and use load_weights")
-    arch = meta.get("arch") if isinstance(meta, dict) else None
-    if arch is None: raise LhcFerError(f"{side}: not an lhc_fer model file: no architecture (give a model.safetensors or its .json)")
-    if arch not in ARCHS: raise LhcFerError(f"{side}: unknown architecture {arch!r}; known: {sorted(ARCHS)}")
-    try: model = ARCHS[arch](**meta.get("args", {}))
-    except TypeError as e: raise LhcFerError(f"{side}: arguments do not fit {arch} ({e})") from e
-    load_weights(model, path)
+    meta, src = _model_meta(path, side)
+    arch, args = meta["arch"], meta.get("args", {})
+    shapes = ({k: s for k, (_, s) in safetensors_header(path)[0].items()} if path.suffix == ".safetensors"
+              else {k: tuple(v.shape) for k, v in read_state(path).items()})
+    try:
+        with torch.device("meta"): probe = ARCHS[arch](**args)           # shapes only: nothing allocated
+    except Exception as e: raise LhcFerError(f"{src}: arguments do not fit {arch} ({e if isinstance(e, LhcFerError) else _why(e)})") from e
+    _check_state(str(path), probe, shapes)
+    model = load_weights(ARCHS[arch](**args), path)
     model.classes = tuple(meta["classes"]) if meta.get("classes") else None
     return model.to(device) if device is not None else model
 
@@ -536,16 +654,66 @@ def load_run(run # a run folder or a .safetensors checkpoint
     w = resolve_weights(run)
     return w, load_model(w, device=default_device()).eval()
 
+# %% ../nbs/02_models.ipynb #d0f657e1
+ATTENTION_MODULES = dict(se=SEModule, eca=EcaModule, cbam=CbamModule, none=None)  # timm's modules; none: Identity
+
+class AttentionNet(ResNet34v2):
+    "The host `ResNet34v2` with one of timm's channel attention modules (or none) at LHC-Net's five LHC places."
+    arch = "attention_net"
+    def __init__(self, n_classes:int=7, # number of output logits
+                 img_size:int=224, # input side
+                 attention:str="se", # "se", "eca", "cbam" (timm's modules) or "none" (Identity at the places)
+                 width:float=1.0 # the host's width multiplier
+                ):
+        if attention == "lhc": raise LhcFerError("attention='lhc' is LHC-Net itself: use lhc_net (model_from_config(cfg, 'attention_net') does)")
+        if attention not in ATTENTION_MODULES: raise LhcFerError(f"attention={attention!r}: expected one of {ATTENTIONS}")
+        super().__init__(n_classes, img_size, width)
+        self.attention, make = attention, ATTENTION_MODULES[attention]
+        _insert_after(self, {n: nn.Identity() if make is None else make(C) for n, (C, _, _) in lhc_places(img_size, width).items()})
+
+    @property
+    def arch_args(self): return dict(super().arch_args, attention=self.attention)
+
+# %% ../nbs/02_models.ipynb #2b0185e1
+def attention_net(n_classes:int=7, # number of output logits
+                  img_size:int=224, # input side
+                  attention:str="se", # "se", "eca", "cbam" or "none" (see `ATTENTIONS`; "lhc" is `lhc_net`)
+                  width:float=1.0 # the host's width multiplier
+                 ) -> AttentionNet:
+    "`resnet34v2` with timm's SE, ECA or CBAM module (or none) after the stem and each stage, where LHC-Net has LHC."
+    return AttentionNet(n_classes, img_size, attention, width)
+
+ARCHS["attention_net"] = attention_net
+
+# %% ../nbs/02_models.ipynb #2bfe12ae
+def attention_from_host(host:ResNet34v2, # a trained resnet34v2
+                        attention:str # "se", "eca", "cbam" or "none" (for "lhc", `lhc_from_host`)
+                       ) -> AttentionNet:
+    "An `attention_net` whose backbone and head are copies of `host`'s (its attention modules freshly initialised)."
+    host = _unwrap(host)
+    if attention == "lhc": raise LhcFerError("attention_from_host: attention='lhc' is LHC-Net: use lhc_from_host(host, heads=..., emb=...)")
+    if not isinstance(host, ResNet34v2) or attention_modules(host):
+        raise LhcFerError(f"attention_from_host: expected a resnet34v2 host without attention modules, got {type(host).__name__}")
+    p = next(host.parameters())
+    m = attention_net(host.n_classes, host.img_size, attention, host.width).to(p.device)
+    load_weights(m, host.state_dict(), host_only=True)
+    m.classes = host.classes
+    return m
+
 # %% ../nbs/02_models.ipynb #b7af2ec7
-def model_from_config(cfg:Config, # hyperparameters (heads, emb, pool_size, kernel_size, norm_c, img_size, n_classes)
-                      arch:str="lhc_net", # "lhc_net" or "resnet34v2"
+def model_from_config(cfg:Config, # hyperparameters (heads, emb, pool_size, kernel_size, norm_c, attention, img_size, n_classes)
+                      arch:str="lhc_net", # "lhc_net", "resnet34v2" or "attention_net" (cfg.attention at LHC-Net's places)
                       controller:bool=False, # add the controller scalars cfg.controller
                       host_weights=None # a host checkpoint or ImageNet .h5 to start from (default: cfg.host_weights)
                      ) -> nn.Module:
-    "Build `arch` from a `Config`."
+    "Build `arch` from a `Config`; `attention_net` with `cfg.attention='lhc'` is `lhc_net` (the ablation's LHC row)."
     host_weights = host_weights or cfg.host_weights or None
     if arch == "resnet34v2": return resnet34v2(cfg.n_classes, cfg.img_size, cfg.width, pretrained=host_weights)
-    if arch != "lhc_net": raise LhcFerError(f"model_from_config: unknown arch {arch!r}; expected 'lhc_net' or 'resnet34v2'")
+    if arch == "attention_net" and getattr(cfg, "attention", "se") != "lhc":
+        m = attention_net(cfg.n_classes, cfg.img_size, getattr(cfg, "attention", "se"), cfg.width)
+        return m if host_weights is None else _load_host(m, host_weights)
+    if arch not in ("lhc_net", "attention_net"):
+        raise LhcFerError(f"model_from_config: unknown arch {arch!r}; expected 'lhc_net', 'resnet34v2' or 'attention_net'")
     return lhc_net(cfg.n_classes, cfg.img_size, cfg.heads, cfg.emb, cfg.pool_size, cfg.kernel_size, cfg.norm_c,
                    cfg.controller if controller else None, host_weights, cfg.width)
 

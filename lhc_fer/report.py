@@ -13,9 +13,13 @@ import pandas as pd
 import torch
 from .core import KIT_MARK, LhcFerError, as_batch, atomic_path, check_outputs, class_names, is_kit_dir, progress, seed_everything
 from .models import lhc_modules, load_run, resolve_weights
+from .data import load_fer
+from .study import (load_study, plot_optimization_history, plot_parallel_coordinates, plot_param_importances,
+                           plot_variants, study_table)
 
 # %% auto #0
-__all__ = ['EXPLAIN', 'STAT_COLS', 'SECTIONS', 'CSS', 'figure_html', 'table_html', 'build_report', 'cli_report']
+__all__ = ['EXPLAIN', 'STAT_COLS', 'SECTIONS', 'CSS', 'figure_html', 'table_html', 'build_report', 'build_study_report',
+           'cli_report']
 
 # %% ../nbs/14_report.ipynb #4a26afa1
 def figure_html(fig, # a matplotlib figure
@@ -184,16 +188,69 @@ def build_report(model, # a classifier (with or without LHC modules)
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return out
 
+# %% ../nbs/14_report.ipynb #edbac585
+def _study_figures(st, folder) -> list:
+    "The study's figures as HTML, each left out with its reason when the study cannot draw it yet."
+    figs = [(plot_optimization_history, "history", "each trial's value in order, and the best so far"),
+            (plot_parallel_coordinates, "parallel", "every trial's parameters and value"),
+            (plot_param_importances, "importance", "how much of the value's variance each parameter explains (fANOVA)")]
+    if "attention" in study_table(st).columns: figs.append((plot_variants, "variants", "the value per attention variant over seeds"))
+    out = []
+    for fn, name, cap in figs:
+        try: out.append(figure_html(fn(st), folder, name, cap))
+        except LhcFerError as e: out.append(f'<p class="note">left out: {html.escape(str(e))}</p>')
+    return out
+
+# %% ../nbs/14_report.ipynb #96fa1c59
+def _trials_html(df:pd.DataFrame, link) -> str:
+    "The trials table, every text cell escaped, a link to each trial's report; folded under its caption."
+    t = df.drop(columns=["run_folder"]).round(4).astype(object).map(lambda v: html.escape(str(v)) if isinstance(v, str) else v)
+    t["report"] = df.run_folder.map(link)
+    return (f'<details class="tbl" open><summary class="cap">one row per trial ({len(t)}; report: the trial\'s own page, '
+            f'when written with lhc-fer report TRIAL DATA)</summary>{t.to_html(border=0, escape=False, na_rep="")}</details>')
+
+# %% ../nbs/14_report.ipynb #1fc58de2
+def build_study_report(study, # a study folder written by `lhc-fer study`
+                       out="study.html", # the HTML file; figures go to OUT_files/ beside it
+                       force:bool=False # replace an existing page
+                      ) -> Path:
+    "Write a standalone HTML page of an Optuna study: table, figures, and a link to each trial's report."
+    out, st = Path(out), load_study(study); files = out.with_name(out.stem + "_files")
+    if not force and (out.exists() or files.exists()):
+        raise LhcFerError(f"{out if out.exists() else files}: exists; pass --force to replace the page")
+    if files.exists() and not (files.is_dir() and is_kit_dir(files)):
+        raise LhcFerError(f"{files}: exists and was not written by lhc-fer; --force replaces only a report's own figures folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{files.name}.", dir=out.parent)); (tmp/KIT_MARK).write_text('{"kind": "report"}\n')
+    try:
+        df = study_table(st)
+        link = lambda f: (f'<a href="{html.escape(os.path.relpath(Path(f)/"report.html", out.parent))}">report</a>'
+                          if f and (Path(f)/"report.html").exists() else "")
+        best = df[df.state == "complete"].sort_values("value", ascending=st.direction.name != "MAXIMIZE").head(1)
+        parts = [f"<p>{len(df)} trials · {int((df.state == 'complete').sum())} complete · {int((df.state == 'pruned').sum())} pruned · "
+                 f"{int((df.state == 'fail').sum())} failed · direction {st.direction.name.lower()}"
+                 + (f" · best trial {int(best.trial.iloc[0])}: {best.value.iloc[0]:.4f} ({html.escape(str(best.run_folder.iloc[0]))})" if len(best) else "") + "</p>",
+                 "<section><h2>Figures</h2>", *_study_figures(st, tmp), "</section>",
+                 "<section><h2>Trials</h2>", _trials_html(df, link), "</section>"]
+        if files.exists(): shutil.rmtree(files)
+        os.replace(tmp, files)
+        with atomic_path(out) as t: t.write_text(_html_page(f"LHC-Net study: {st.study_name}", parts), encoding="utf-8")
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
 # %% ../nbs/14_report.ipynb #407b175b
-def cli_report(model:str, # the model: a run folder, a stage folder or a .safetensors (ours or converted)
-               data:str, # dataset: FER2013 csv, FER+ csv, image folder, labelled list, or synthetic[:N]
+def cli_report(model:str, # the model: a run folder, a stage folder or a .safetensors (ours or converted); or a study folder
+               data:str=None, # dataset: FER2013 csv, FER+ csv, image folder, labelled list, or synthetic[:N] (not for a study)
                out:str="report.html", # the HTML file to write; figures go to OUT_files/ beside it (PNG and SVG)
                split:Literal["train", "valid", "test"]="test", # split to report on
                n:int=64, # faces for the attention statistics and head importance (explanations: the first 8)
                force:bool=False, # replace an existing report
               ):
-    "Write a standalone HTML report of a trained run: evaluation, training curves, attention and explanations."
-    from lhc_fer.data import load_fer
+    "Write a standalone HTML report of a trained run (evaluation, curves, attention, explanations) or of a study."
+    if (Path(model)/"study.json").is_file() and (Path(model)/"trials").is_dir():   # a study folder (a trial holds study.json too)
+        p = build_study_report(model, out if out != "report.html" else "study.html", force)
+        print(f"wrote {p} (figures as PNG and SVG in {p.with_name(p.stem + '_files')})"); return
+    if data is None: raise LhcFerError(f"report {model}: give the data to report on: lhc-fer report MODEL DATA")
     run, w, out = model, resolve_weights(model), Path(out)
     check_outputs({"--out": out, "--out (figures)": out.with_name(out.stem + "_files")}, [data, w, w.with_suffix(".json")])
     w, net = load_run(w)

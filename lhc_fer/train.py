@@ -31,7 +31,7 @@ from fastai.torch_core import rank_distrib, num_distrib, get_model, distrib_barr
 from .core import Config, LhcFerError, atomic_path, check_out_dir, check_outputs, prepare_out_dir, seed_everything, default_device, EMOTIONS
 from .core import LOCK_ENV, class_names, hard_labels, notice, run_lock, write_error
 from .models import model_from_config, save_model, load_model, lhc_from_host, controller_only, ARCHS, read_state
-from .models import lhc_places, resolve_heads
+from .models import attention_from_host, lhc_places, resolve_heads
 from .weights import file_sha256
 from .data import load_fer, fer_dls
 
@@ -585,6 +585,7 @@ def _stage_model(stage:Stage, prev, cfg:Config):
     if stage.name in ("host1", "host"): return model_from_config(host_record(cfg), arch="resnet34v2")
     if prev is None: raise LhcFerError(f"stage {stage.name} starts from the previous stage's model: run the earlier "
                                        f"stages first (same run folder) or pass model=")
+    if stage.name == "lhc" and cfg.attention != "lhc": return attention_from_host(prev, cfg.attention)   # SE, ECA, CBAM or none
     if stage.name == "lhc":
         return lhc_from_host(prev, heads=cfg.heads, emb=cfg.emb, pool_size=cfg.pool_size, kernel_size=cfg.kernel_size,
                              norm_c=cfg.norm_c)
@@ -598,6 +599,9 @@ def check_plan(plan, # [(Stage, max epochs), ...]
     "Refuse, before anything is written, a plan whose LHC stage cannot be built from `cfg`."
     if cfg is not None and any(st.name == "lhc" for st, _ in plan) and cfg.attention == "lhc":
         resolve_heads(lhc_places(cfg.img_size, cfg.width), cfg.heads)
+    if cfg is not None and cfg.attention != "lhc" and any(st.name == "controller" for st, _ in plan):
+        raise LhcFerError(f"--attention {cfg.attention}: the controller stage scales LHC modules; run the paper's stages "
+                          f"up to lhc (--attention lhc for the controller), or the fast recipe")
 
 # %% ../nbs/05_train.ipynb #f441cde5
 def run_inputs(data, # what the run reads: a dataset path, "synthetic:N" or a `FerData`

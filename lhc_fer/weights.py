@@ -4,115 +4,147 @@
 
 # %% ../nbs/03_weights.ipynb #7bf0aa25
 from __future__ import annotations
-import hashlib, math, re, struct, time
+import contextlib, glob, hashlib, json, math, os, re, signal, struct, time, types, warnings
 from pathlib import Path
+import crc32c
 import numpy as np
 import torch
 import torch.nn as nn
-from .core import LhcFerError
-from .models import STAGES, lhc_modules, lhc_net, resnet34v2, save_model
+from .core import LhcFerError, check_outputs
+from .models import STAGES, lhc_modules, lhc_net, regular_size, resnet34v2, save_model
 
 # %% auto #0
-__all__ = ['TABLE_MAGIC', 'TF_DTYPES', 'WEIGHT_SUFFIX', 'ORIGINAL_CLASSES', 'LHC_BLOCKS', 'BN_NAMES', 'CONV', 'DENSE', 'HEAD',
-           'varint', 'proto_fields', 'read_table', 'bundle_entry', 'read_bundle', 'object_graph_paths', 'read_h5',
-           'checkpoint_prefix', 'read_checkpoint', 'mapping_rows', 'mapping', 'original_arch', 'original_args',
-           'convert_weights', 'from_original', 'load_pretrained', 'file_sha256', 'convert', 'cli_convert']
+__all__ = ['TABLE_MAGIC', 'MAX_KEY', 'TF_DTYPES', 'WEIGHT_SUFFIX', 'H5_LIMIT_S', 'ORIGINAL_CLASSES', 'LHC_BLOCKS', 'BN_NAMES',
+           'CONV', 'DENSE', 'HEAD', 'varint', 'proto_fields', 'read_table', 'bundle_entry', 'read_bundle',
+           'object_graph_paths', 'read_h5', 'checkpoint_prefix', 'read_checkpoint', 'mapping_rows', 'mapping',
+           'original_arch', 'original_args', 'convert_weights', 'from_original', 'load_pretrained', 'file_sha256',
+           'convert', 'cli_convert']
 
 # %% ../nbs/03_weights.ipynb #e61276d3
 def varint(buf, # bytes-like
-           pos:int=0 # where the varint starts
+           pos:int=0, # where the varint starts
+           where:str="varint" # what is being decoded (a file and an entry), for messages
           ) -> tuple:
     "Decode a base-128 varint (protobuf, LevelDB) at `pos` of `buf` → (value, next position)."
     v = shift = 0
     while True:
-        if pos >= len(buf): raise ValueError("varint runs past the end of the buffer")
+        if pos >= len(buf): raise LhcFerError(f"{where}: a varint runs past the end of the buffer (cut short?)")
+        if shift >= 70: raise LhcFerError(f"{where}: a varint longer than 10 bytes (damaged data)")
         b = buf[pos]; pos += 1
         v |= (b & 0x7F) << shift; shift += 7
         if b < 0x80: return v, pos
 
 # %% ../nbs/03_weights.ipynb #98818fbd
-def proto_fields(buf # one serialized protobuf message
+def proto_fields(buf, # one serialized protobuf message
+                 where:str="protobuf message" # what it is (a file and an entry), for messages
                 ) -> list:
     "Decode a protobuf message's wire format into [(field number, value)]: ints for varints and fixed, bytes otherwise."
+    if not isinstance(buf, (bytes, bytearray, memoryview)):
+        raise LhcFerError(f"{where}: expected a serialized message, got a {type(buf).__name__} (wrong wire type)")
     out, pos, buf = [], 0, memoryview(buf)
     while pos < len(buf):
-        tag, pos = varint(buf, pos); num, wt = tag >> 3, tag & 7
-        if wt == 0: v, pos = varint(buf, pos)
-        elif wt == 1: v, pos = int.from_bytes(buf[pos:pos + 8], "little"), pos + 8
-        elif wt == 2:
-            n, pos = varint(buf, pos); v = bytes(buf[pos:pos + n]); pos += n
-        elif wt == 5: v, pos = int.from_bytes(buf[pos:pos + 4], "little"), pos + 4
-        else: raise ValueError(f"unsupported protobuf wire type {wt} (field {num})")
-        if pos > len(buf): raise ValueError(f"protobuf field {num} runs past the end of the message")
-        out.append((num, v))
+        tag, pos = varint(buf, pos, where); num, wt = tag >> 3, tag & 7
+        if wt == 0: v, pos = varint(buf, pos, where); out.append((num, v)); continue
+        if wt == 2: n, pos = varint(buf, pos, where)
+        elif wt in (1, 5): n = 8 if wt == 1 else 4
+        else: raise LhcFerError(f"{where}: unsupported protobuf wire type {wt} (field {num})")
+        if pos + n > len(buf): raise LhcFerError(f"{where}: protobuf field {num} runs past the end of the message")
+        out.append((num, bytes(buf[pos:pos + n]) if wt == 2 else int.from_bytes(buf[pos:pos + n], "little"))); pos += n
     return out
+
+def _field(fields:list, # `proto_fields` output
+           num:int, # the field number
+           typ, # int (varint or fixed) or bytes (length-delimited)
+           where:str, default=None):
+    "The last value of field `num`, checked to have the wire type of `typ`."
+    v = default
+    for n, x in fields:
+        if n != num: continue
+        if not isinstance(x, typ): raise LhcFerError(f"{where}: protobuf field {num} has the wrong wire type "
+                                                     f"({'bytes' if isinstance(x, bytes) else 'a number'}; expected {'bytes' if typ is bytes else 'a number'})")
+        v = x
+    return v
 
 # %% ../nbs/03_weights.ipynb #ab838db1
 TABLE_MAGIC = 0xdb4775248b80fb57  # LevelDB/TensorFlow table footer magic
 
+def _unmask(c:int) -> int:
+    "TensorFlow (and LevelDB) store crc32c masked (rotated and offset); undo it."
+    c = (c - 0xa282ead8) & 0xFFFFFFFF
+    return ((c >> 17) | (c << 15)) & 0xFFFFFFFF
+
 def _block(data, off:int, size:int, where) -> list:
-    "The (key, value) entries of one table block at `off` (its restart array and 5-byte trailer skipped)."
+    "The (key, value) entries of one table block at `off`, its checksum verified (restart array and 5-byte trailer skipped)."
     if off + size + 5 > len(data): raise LhcFerError(f"{where}: a block runs past the end of the file (cut short?)")
     if data[off + size] != 0: raise LhcFerError(f"{where}: compressed table block (type {data[off + size]}); expected none")
-    blk = data[off:off + size]
+    if size < 4: raise LhcFerError(f"{where}: a table block of {size} bytes, too short for its restart count")
+    if crc32c.crc32c(data[off:off + size + 1]) != _unmask(struct.unpack_from("<I", data, off + size + 1)[0]):
+        raise LhcFerError(f"{where}: a table block fails its checksum (damaged file? download it again)")
+    blk = memoryview(data)[off:off + size]
     nrest = struct.unpack_from("<I", blk, size - 4)[0]
     end, pos, key, out = size - 4 - 4 * nrest, 0, b"", []
+    if end < 0: raise LhcFerError(f"{where}: a table block's restart array is larger than the block")
     while pos < end:                                                     # keys share a prefix with the previous key
-        shared, pos = varint(blk, pos); nonshared, pos = varint(blk, pos); vlen, pos = varint(blk, pos)
+        shared, pos = varint(blk, pos, where); nonshared, pos = varint(blk, pos, where); vlen, pos = varint(blk, pos, where)
+        if shared > len(key) or pos + nonshared + vlen > end: raise LhcFerError(f"{where}: a table entry runs past its block (damaged index)")
         key = key[:shared] + bytes(blk[pos:pos + nonshared]); pos += nonshared
         out.append((key, bytes(blk[pos:pos + vlen]))); pos += vlen
     return out
 
+# %% ../nbs/03_weights.ipynb #918e0472
+MAX_KEY = 1 << 16  # bytes: TensorFlow's keys are paths of a few dozen
+
 def read_table(path # a table file, e.g. a checkpoint's PREFIX.index
               ) -> list:
-    "Every (key, value) of a LevelDB-style table file, in key order."
-    p = Path(path); data = p.read_bytes()
+    "Every (key, value) of a LevelDB-style table file, in key order, every block checksummed."
+    p = Path(path); regular_size(p, "checkpoint index")
+    data = p.read_bytes()
     if len(data) < 48 or int.from_bytes(data[-8:], "little") != TABLE_MAGIC:
         raise LhcFerError(f"{p}: not a TensorFlow checkpoint index (no table magic at its end)")
-    try:
-        pos = len(data) - 48                                             # footer: metaindex and index block handles
-        _, pos = varint(data, pos); _, pos = varint(data, pos)
-        ioff, pos = varint(data, pos); isize, pos = varint(data, pos)
-        out = []
-        for _, h in _block(data, ioff, isize, p):
-            off, q = varint(h); size, _ = varint(h, q)
-            out += _block(data, off, size, p)
-    except (ValueError, struct.error, IndexError) as e: raise LhcFerError(f"{p}: damaged checkpoint index ({e})") from e
+    pos, where = len(data) - 48, f"{p}: footer"                          # footer: metaindex and index block handles
+    _, pos = varint(data, pos, where); _, pos = varint(data, pos, where)
+    ioff, pos = varint(data, pos, where); isize, pos = varint(data, pos, where)
+    out, budget = [], 64 * len(data) + (1 << 20)                          # prefix-compressed keys expand: boundedly
+    for last, h in _block(data, ioff, isize, f"{p}: index block"):
+        where = f"{p}: data block before key {last[:80]!r}"
+        off, q = varint(h, 0, where); size, _ = varint(h, q, where)
+        for k, v in _block(data, off, size, where):
+            budget -= len(k) + len(v)
+            if len(k) > MAX_KEY or budget < 0: raise LhcFerError(f"{where}: keys longer than {MAX_KEY} bytes or more entries than the file can hold (damaged index)")
+            out.append((k, v))
     return out
 
 # %% ../nbs/03_weights.ipynb #57a1fabc
 TF_DTYPES = {1: "<f4", 2: "<f8", 3: "<i4", 4: "u1", 5: "<i2", 6: "i1", 7: "string", 8: "<c8", 9: "<i8", 10: "?",
              17: "<u2", 18: "<c16", 19: "<f2", 22: "<u4", 23: "<u8"}  # TensorFlow's DataType enum → numpy
 
-def bundle_entry(value:bytes # a table value of a checkpoint index
+def _tensor_shape(buf:bytes, where:str) -> tuple:
+    "A `TensorShapeProto` as a tuple of sizes; an unknown rank or a negative (unknown) size is an error."
+    fs = proto_fields(buf, where)
+    if _field(fs, 3, int, where, 0): raise LhcFerError(f"{where}: shape of unknown rank (not a saved tensor)")
+    dims = [_field(proto_fields(_field([(n, d)], 2, bytes, where), where), 1, int, where, 0) for n, d in fs if n == 2]
+    if any(s >= 1 << 62 for s in dims): raise LhcFerError(f"{where}: a shape dimension that is negative or unknown (not a saved tensor)")
+    return tuple(dims)
+
+def bundle_entry(value:bytes, # a table value of a checkpoint index
+                 where:str="bundle entry" # the file and key, for messages
                 ) -> dict:
-    "A `BundleEntryProto` as a dict: dtype, shape, shard, offset, size, crc32c, number of slices."
-    e = dict(dtype=0, shape=(), shard=0, offset=0, size=0, crc32c=None, slices=0)
-    for num, v in proto_fields(value):
-        if num == 1: e["dtype"] = v
-        elif num == 2: e["shape"] = tuple(next((s for n, s in proto_fields(d) if n == 1), 0)   # TensorShapeProto.dim
-                                          for n, d in proto_fields(v) if n == 2)
-        elif num == 3: e["shard"] = v
-        elif num == 4: e["offset"] = v
-        elif num == 5: e["size"] = v
-        elif num == 6: e["crc32c"] = v
-        elif num == 7: e["slices"] += 1
-    return e
+    "A `BundleEntryProto` as a dict: dtype, shape, shard, offset, size, crc32c, number of slices; wire types checked."
+    fs = proto_fields(value, where)
+    g = lambda num, default=0: _field(fs, num, int, where, default)
+    return dict(dtype=g(1), shape=_tensor_shape(_field(fs, 2, bytes, where, b""), where), shard=g(3), offset=g(4),
+                size=g(5), crc32c=g(6, None), slices=sum(1 for n, v in fs if n == 7 and _field([(n, v)], 7, bytes, where) is not None))
 
 # %% ../nbs/03_weights.ipynb #756b3837
 WEIGHT_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
-def _unmask(c:int) -> int:
-    "TensorFlow stores crc32c masked (rotated and offset); undo it."
-    c = (c - 0xa282ead8) & 0xFFFFFFFF
-    return ((c >> 17) | (c << 15)) & 0xFFFFFFFF
-
-def _string_tensor(buf, n:int, crc=None):
+def _string_tensor(buf, n:int, crc=None, where:str="string tensor"):
     "A TF string tensor of n elements (varint lengths, a 4-byte checksum, the bytes); False if `crc` does not match."
-    import crc32c
+    if n > len(buf): raise LhcFerError(f"{where}: {n} strings cannot fit in its {len(buf)} bytes")
     lens, pos = [], 0
-    for _ in range(n): l, pos = varint(buf, pos); lens.append(l)
-    head = b"".join(struct.pack("<I", l) for l in lens) + bytes(buf[pos:pos + 4])   # what TF's checksum covers
+    for _ in range(n): l, pos = varint(buf, pos, where); lens.append(l)
+    if pos + 4 + sum(lens) > len(buf): raise LhcFerError(f"{where}: its strings run past its {len(buf)} bytes")
+    head = b"".join(struct.pack("<I", l & 0xFFFFFFFF) for l in lens) + bytes(buf[pos:pos + 4])   # what TF's checksum covers
     body = buf[pos + 4:pos + 4 + sum(lens)]
     if crc is not None and crc32c.crc32c(body, crc32c.crc32c(head)) != _unmask(crc): return False
     out, pos = [], 0
@@ -120,43 +152,69 @@ def _string_tensor(buf, n:int, crc=None):
     return np.array(out, dtype=object)
 
 # %% ../nbs/03_weights.ipynb #4590cd0d
-def read_bundle(prefix # a checkpoint prefix: PREFIX.index and PREFIX.data-*-of-* beside it
-               ) -> dict:
-    "Every tensor of a TensorFlow checkpoint (tensor bundle) under its raw key, as numpy arrays (memory-mapped, checksummed)."
-    import crc32c
-    prefix = Path(prefix); index = prefix.with_name(prefix.name + ".index")
-    if not index.exists(): raise LhcFerError(f"{index}: no such checkpoint index")
-    rows = read_table(index)
+def _bundle_entries(index:Path, rows:list) -> tuple:
+    "(number of shards, [(key, entry)]) of a bundle index's rows, each entry's metadata checked before any data is read."
     if not rows or rows[0][0] != b"": raise LhcFerError(f"{index}: no bundle header (not a TensorFlow checkpoint index?)")
-    head = dict(proto_fields(rows[0][1]))
-    if head.get(2, 0) != 0: raise LhcFerError(f"{index}: big-endian checkpoint; only little-endian is supported")
-    nshards, shards, out = head.get(1, 1), {}, {}
+    head = proto_fields(rows[0][1], f"{index}: bundle header")
+    if _field(head, 2, int, f"{index}: bundle header", 0) != 0: raise LhcFerError(f"{index}: big-endian checkpoint; only little-endian is supported")
+    nshards, out = _field(head, 1, int, f"{index}: bundle header", 1), []
+    if not 1 <= nshards <= 99999: raise LhcFerError(f"{index}: its header declares {nshards} data shards (expected 1 to 99999)")
     for k, v in rows[1:]:
-        key, e = k.decode(), bundle_entry(v)
-        if e["slices"]: raise LhcFerError(f"{index}: tensor {key!r} is saved in slices (a partitioned variable); not supported")
-        if e["dtype"] not in TF_DTYPES:
-            raise LhcFerError(f"{index}: tensor {key!r} has TensorFlow dtype {e['dtype']}, which lhc_fer cannot read")
+        try: key = k.decode()
+        except UnicodeDecodeError: raise LhcFerError(f"{index}: a tensor key that is not UTF-8 ({k[:60]!r}): a damaged index") from None
+        where = f"{index}: tensor {key!r}"
+        e = bundle_entry(v, where)
+        if e["slices"]: raise LhcFerError(f"{where} is saved in slices (a partitioned variable); not supported")
+        if e["dtype"] not in TF_DTYPES: raise LhcFerError(f"{where} has TensorFlow dtype {e['dtype']}, which lhc_fer cannot read")
+        if e["shard"] >= nshards: raise LhcFerError(f"{where} lies in data shard {e['shard'] + 1}, but the checkpoint has {nshards}")
+        n, dt = math.prod(e["shape"]), TF_DTYPES[e["dtype"]]
+        if dt == "string" and n > e["size"]: raise LhcFerError(f"{where}: {n} strings cannot fit in its {e['size']} bytes")
+        if dt != "string" and n * np.dtype(dt).itemsize != e["size"]:
+            raise LhcFerError(f"{where} of shape {e['shape']} holds {e['size']} bytes, expected {n * np.dtype(dt).itemsize}")
+        out.append((key, e))
+    return nshards, out
+
+# %% ../nbs/03_weights.ipynb #6902d80e
+def _shards(prefix:Path, nshards:int, entries:list) -> dict:
+    "shard → (file, memory map) of every shard the entries use; each entry's bytes checked to lie inside it, apart from the others."
+    shards, spans = {}, {}
+    for key, e in entries:
         s = e["shard"]
         if s not in shards:
             f = prefix.with_name(f"{prefix.name}.data-{s:05d}-of-{nshards:05d}")
-            if not f.exists(): raise LhcFerError(f"{f}: missing data shard {s + 1} of {nshards} of checkpoint {prefix}")
-            shards[s] = (f, np.memmap(f, mode="r") if f.stat().st_size else np.zeros(0, np.uint8))
+            if not os.path.exists(f): raise LhcFerError(f"{f}: missing data shard {s + 1} of {nshards} of checkpoint {prefix}")
+            shards[s] = (f, np.memmap(f, mode="r") if regular_size(f, "data shard") else np.zeros(0, np.uint8))
         f, data = shards[s]
         if e["offset"] + e["size"] > len(data):
             raise LhcFerError(f"{f}: tensor {key!r} needs bytes {e['offset']}-{e['offset'] + e['size']} but the file "
                               f"has {len(data)} (cut short? download it again)")
+        if e["size"]: spans.setdefault(s, []).append((e["offset"], e["offset"] + e["size"], key))
+    for s, sp in spans.items():
+        sp.sort()
+        for (_, e0, k0), (b1, _, k1) in zip(sp, sp[1:]):
+            if b1 < e0: raise LhcFerError(f"{shards[s][0]}: tensors {k0!r} and {k1!r} share bytes from {b1} (overlapping entries: a damaged index)")
+    return shards
+
+# %% ../nbs/03_weights.ipynb #9d089cc9
+def read_bundle(prefix # a checkpoint prefix: PREFIX.index and PREFIX.data-*-of-* beside it
+               ) -> dict:
+    "Every tensor of a TensorFlow checkpoint (tensor bundle) under its raw key, as numpy arrays (memory-mapped, checksummed)."
+    prefix = Path(prefix)
+    if not prefix.name: raise LhcFerError(f"{prefix}: not a checkpoint prefix (PREFIX with PREFIX.index beside it)")
+    index = prefix.with_name(prefix.name + ".index")
+    if not os.path.exists(index): raise LhcFerError(f"{index}: no such checkpoint index")
+    nshards, entries = _bundle_entries(index, read_table(index))
+    shards, out = _shards(prefix, nshards, entries), {}                 # every check before any tensor is read
+    for key, e in entries:
+        f, data = shards[e["shard"]]
         buf = memoryview(data[e["offset"]:e["offset"] + e["size"]])
         bad = LhcFerError(f"{f}: tensor {key!r} fails its checksum (damaged file? download it again)")
-        n = math.prod(e["shape"])
         if TF_DTYPES[e["dtype"]] == "string":
-            a = _string_tensor(buf, n, e["crc32c"])
+            a = _string_tensor(buf, math.prod(e["shape"]), e["crc32c"], f"{f}: tensor {key!r}")
             if a is False: raise bad
             out[key] = a.reshape(e["shape"]); continue
         if e["crc32c"] is not None and crc32c.crc32c(buf) != _unmask(e["crc32c"]): raise bad
-        dt = np.dtype(TF_DTYPES[e["dtype"]])
-        if n * dt.itemsize != e["size"]:
-            raise LhcFerError(f"{index}: tensor {key!r} of shape {e['shape']} holds {e['size']} bytes, expected {n * dt.itemsize}")
-        out[key] = np.frombuffer(buf, dt).reshape(e["shape"])
+        out[key] = np.frombuffer(buf, TF_DTYPES[e["dtype"]]).reshape(e["shape"])
     return out
 
 # %% ../nbs/03_weights.ipynb #dcfc5fb9
@@ -164,47 +222,205 @@ _INDIRECT = {"variables", "trainable_variables", "non_trainable_variables", "ker
              "non_trainable_weights", "weights", "submodules", "_self_saveable_object_factories"}
 _KERAS_LIST = re.compile(r"layer(_with_weights)?-\d+$")             # Keras' own per-layer references
 
-def object_graph_paths(graph:bytes # the `_CHECKPOINTABLE_OBJECT_GRAPH` tensor (a TrackableObjectGraph proto)
+def _text(b:bytes, where:str) -> str:
+    try: return b.decode()
+    except UnicodeDecodeError: raise LhcFerError(f"{where}: a name that is not UTF-8 ({b[:40]!r})") from None
+
+def object_graph_paths(graph:bytes, # the `_CHECKPOINTABLE_OBJECT_GRAPH` tensor (a TrackableObjectGraph proto)
+                       where:str="object graph" # the file, for messages
                       ) -> dict:
     "Checkpoint key → attribute-path key of every variable reachable through attribute names."
-    nodes = []
-    for num, node in proto_fields(graph):
+    nodes, budget = [], 64 * len(graph) + (1 << 20)                      # characters of paths a graph this size may make
+    for num, node in proto_fields(graph, where):
         if num != 1: continue
         kids, attrs = [], []
-        for n, v in proto_fields(node):
-            f = dict(proto_fields(v))
-            if n == 1: kids.append((f.get(1, 0), f.get(2, b"").decode()))       # ObjectReference: node id, local name
-            elif n == 2: attrs.append((f.get(1, b"").decode(), f.get(3, b"").decode()))  # SerializedTensor: name, key
+        for n, v in proto_fields(_field([(num, node)], 1, bytes, where), where):
+            if n not in (1, 2): continue
+            f = proto_fields(_field([(n, v)], n, bytes, where), where)
+            if n == 1: kids.append((_field(f, 1, int, where, 0), _text(_field(f, 2, bytes, where, b""), where)))   # ObjectReference
+            else: attrs.append((_text(_field(f, 1, bytes, where, b""), where), _text(_field(f, 3, bytes, where, b""), where)))  # SerializedTensor
         nodes.append((kids, attrs))
-    paths, todo = {0: ""}, [0]                                           # breadth first: shortest paths first
+    paths, todo = {0: ""}, [0] if nodes else []                          # breadth first: shortest paths first
     for i in todo:
         for j, name in nodes[i][0]:
+            if j >= len(nodes): raise LhcFerError(f"{where}: a reference to node {j}, but the graph has {len(nodes)} (damaged)")
             if j not in paths and name not in _INDIRECT and not _KERAS_LIST.match(name):
-                paths[j] = f"{paths[i]}/{name}".lstrip("/"); todo.append(j)
-    return {key: f"{paths[i]}/.ATTRIBUTES/{name}" for i, (_, attrs) in enumerate(nodes) if i in paths
-            for name, key in attrs if name == "VARIABLE_VALUE"}
+                paths[j] = f"{paths[i]}/{name}".lstrip("/"); todo.append(j); budget -= len(paths[j])
+        if budget < 0: raise LhcFerError(f"{where}: its attribute paths grow longer than a graph of {len(graph)} bytes can (damaged)")
+    out = {}
+    for i, (_, attrs) in enumerate(nodes):
+        for name, key in attrs:
+            if i in paths and name == "VARIABLE_VALUE":
+                out[key] = f"{paths[i]}/.ATTRIBUTES/{name}"; budget -= len(out[key])
+                if budget < 0: raise LhcFerError(f"{where}: its attribute paths grow longer than a graph of {len(graph)} bytes can (damaged)")
+    return out
 
 # %% ../nbs/03_weights.ipynb #c426e5b2
-def _names(a) -> list: return [n.decode() if isinstance(n, bytes) else str(n) for n in a]
+def _why(e) -> str:
+    "An exception as one short line: its type and the first line of its message."
+    msg = (str(e).strip().splitlines() or [""])[0][:200]
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
 
-def read_h5(path # a Keras .h5 written by save_weights (or a whole model's, with model_weights)
-           ) -> dict:
-    "The weights of a Keras `.h5` file as numpy arrays keyed `layer/weight`."
-    import h5py
-    p = Path(path)
-    try: f = h5py.File(p, "r")
-    except OSError as e: raise LhcFerError(f"{p}: not a readable HDF5 file ({e})") from e
-    with f:
-        g = f["model_weights"] if "model_weights" in f else f
-        if "layer_names" not in g.attrs: raise LhcFerError(f"{p}: not a Keras weights file (no layer_names attribute)")
-        out = {}
-        for layer in _names(g.attrs["layer_names"]):
-            lg = g[layer]
-            for w in _names(lg.attrs.get("weight_names", [])):
-                key = f"{layer}/{w.rsplit('/', 1)[-1].split(':')[0]}"     # bn0/gamma:0 or gamma:0 → bn0/gamma
-                if key in out: raise LhcFerError(f"{p}: weight {key!r} appears twice in layer {layer!r}")
-                out[key] = np.asarray(lg[w])
+def _names(a, where:str="names") -> list:
+    "A Keras name-list attribute (bytes or str, one or many) as strings."
+    vals = a.ravel().tolist() if isinstance(a, np.ndarray) else [a] if isinstance(a, (bytes, str)) else list(a)
+    out = [_text(n, where) if isinstance(n, bytes) else n for n in vals]
+    if not all(isinstance(n, str) for n in out): raise LhcFerError(f"{where}: a name list that is not text")
     return out
+
+def _h5_attr(obj, name:str, where:str, limit:int):
+    "Attribute `name` of an h5py object (None when absent), its declared size checked against the file's before it is read."
+    import h5py
+    if name not in obj.attrs: return None
+    a = h5py.h5a.open(obj.id, name.encode())
+    n = math.prod(a.shape or ()) * a.dtype.itemsize
+    if n > limit: raise LhcFerError(f"{where}: attribute {name!r} declares {n} bytes, more than the whole file ({limit})")
+    return obj.attrs[name]
+
+def _h5_outside(f, where:str):
+    "Refuse a file with a link that leaves it (external or user-defined), found before any link is followed."
+    import h5py
+    bad = f.visititems_links(lambda n, l: None if isinstance(l, (h5py.HardLink, h5py.SoftLink)) else (n, l))  # stops at the first
+    if bad is None: return
+    name, link = bad
+    if isinstance(link, h5py.ExternalLink):
+        raise LhcFerError(f"{where}: {name!r} is an external link to {link.filename!r}; lhc_fer reads only what is inside the file")
+    raise LhcFerError(f"{where}: {name!r} is a user-defined link; not a Keras weights file")
+
+# %% ../nbs/03_weights.ipynb #8feef649
+def _h5_weight(ds, key:str, where:str, limit:int) -> int:
+    "The declared bytes of the Keras weight `key`, refusing data outside the file, non-numbers, and more than the file holds."
+    import h5py
+    if not isinstance(ds, h5py.Dataset): raise LhcFerError(f"{where}: weight {key!r} is not a dataset")
+    if ds.is_virtual: raise LhcFerError(f"{where}: weight {key!r} is a virtual dataset (its data lives in other files); lhc_fer reads only what is inside the file")
+    if ds.external: raise LhcFerError(f"{where}: weight {key!r} is stored in external files ({ds.external[0][0]!r}); lhc_fer reads only what is inside the file")
+    dt = ds.dtype
+    if dt.kind not in "biuf" or dt.fields or dt.subdtype or ds.shape is None: raise LhcFerError(f"{where}: weight {key!r} has dtype {dt}, not numbers")
+    n = max(math.prod(ds.shape), math.prod(ds.chunks or ())) * dt.itemsize
+    if n > limit: raise LhcFerError(f"{where}: weight {key!r} declares {ds.shape} {dt} ({n} bytes), more than the whole file ({limit} bytes)")
+    return n
+
+# %% ../nbs/03_weights.ipynb #4b725d25
+def _h5_plan(f, p:Path, limit:int) -> dict:
+    "{key: dataset} of an open Keras h5 file, every link, attribute and dataset checked; no weight read yet."
+    import h5py
+    _h5_outside(f, p)                                                    # nothing outside the file is ever opened
+    g = f["model_weights"] if "model_weights" in f else f
+    layers = _h5_attr(g, "layer_names", p, limit)
+    if layers is None: raise LhcFerError(f"{p}: not a Keras weights file (no layer_names attribute)")
+    plan, total = {}, 0
+    for layer in _names(layers, f"{p}: layer_names"):
+        lg = g.get(layer)
+        if not isinstance(lg, h5py.Group): raise LhcFerError(f"{p}: layer {layer!r} is not a group of the file")
+        wn = _h5_attr(lg, "weight_names", p, limit)
+        for w in [] if wn is None else _names(wn, f"{p}: layer {layer!r}"):
+            key = f"{layer}/{w.rsplit('/', 1)[-1].split(':')[0]}"         # bn0/gamma:0 or gamma:0 → bn0/gamma
+            if key in plan: raise LhcFerError(f"{p}: weight {key!r} appears twice in layer {layer!r}")
+            plan[key] = lg.get(w)
+            total += _h5_weight(plan[key], key, p, limit)
+            if total > limit: raise LhcFerError(f"{p}: its weights declare {total} bytes, more than the whole file ({limit}): shared or unwritten data")
+    return plan
+
+def _h5_local(p:Path, limit:int, expect) -> dict:
+    "Read a Keras h5 in this process (where there is no fork)."
+    import h5py
+    try: f = h5py.File(p, "r")
+    except Exception as e: raise LhcFerError(f"{p}: not a readable HDF5 file ({_why(e)})") from e
+    try:
+        with f:
+            plan = _h5_plan(f, p, limit)
+            if expect is not None: expect(plan)
+            return {k: np.asarray(ds[()]) for k, ds in plan.items()}
+    except LhcFerError: raise
+    except Exception as e: raise LhcFerError(f"{p}: damaged HDF5 file ({_why(e)})") from e
+
+# %% ../nbs/03_weights.ipynb #6678fd6b
+H5_LIMIT_S = 60  # seconds the HDF5 library gets to read a file (an 85 MB host takes well under one)
+
+def _h5_child(p:Path, limit:int, fd:int):
+    "In a forked child: check and read the file, streaming `{keys}` as one JSON line, then per weight b'D' + bytes (b'E' + JSON on error)."
+    import faulthandler, h5py
+    def line(**kw): w.write(json.dumps(kw).encode() + b"\n"); w.flush()
+    faulthandler.disable(); null = os.open(os.devnull, os.O_WRONLY); os.dup2(null, 1); os.dup2(null, 2)  # a crash says nothing
+    try:
+        import resource
+        vm = int(next(l for l in open("/proc/self/status") if l.startswith("VmSize")).split()[1]) << 10
+        resource.setrlimit(resource.RLIMIT_AS, (vm + 2 * limit + (512 << 20),) * 2)   # the library's own allocations too
+    except Exception: pass
+    try:
+        with os.fdopen(fd, "wb") as w:
+            started = False                                              # errors after the keys line come as b"E" + JSON
+            try:
+                try: f = h5py.File(p, "r")
+                except Exception as e: raise LhcFerError(f"{p}: not a readable HDF5 file ({_why(e)})") from e
+                with f:
+                    plan = _h5_plan(f, p, limit)
+                    line(keys=[(k, list(ds.shape), ds.dtype.str) for k, ds in plan.items()]); started = True
+                    for ds in plan.values():
+                        a = np.ascontiguousarray(ds[()]); w.write(b"D"); w.write(memoryview(a).cast("B") if a.size else b"")
+            except Exception as e:
+                if started: w.write(b"E")
+                line(error=str(e) if isinstance(e, LhcFerError) else f"{p}: damaged HDF5 file ({_why(e)})")
+    finally: os._exit(0)
+
+# %% ../nbs/03_weights.ipynb #342405f8
+class _Pipe:
+    "Reads from a child's pipe before a deadline; a hang, a crash or a cut stream is one line naming the file."
+    def __init__(self, fd:int, pid:int, p:Path):
+        self.fd, self.pid, self.p, self.end, self.buf = fd, pid, p, time.monotonic() + H5_LIMIT_S, bytearray()
+
+    def _more(self):
+        import select
+        if not select.select([self.fd], [], [], max(0, self.end - time.monotonic()))[0]:
+            raise LhcFerError(f"{self.p}: the HDF5 library did not finish reading it in {H5_LIMIT_S} s (a damaged file?)")
+        b = os.read(self.fd, 1 << 20)
+        if b: self.buf += b; return
+        _, status = os.waitpid(self.pid, 0); self.pid = None
+        why = f"crashed (signal {os.WTERMSIG(status)})" if os.WIFSIGNALED(status) else "stopped"
+        raise LhcFerError(f"{self.p}: the HDF5 library {why} reading it (a damaged file)")
+
+    def read(self, n:int) -> bytearray:
+        while len(self.buf) < n: self._more()
+        out = self.buf[:n]; del self.buf[:n]
+        return out
+
+    def line(self, cap:int) -> dict:
+        while (i := self.buf.find(b"\n")) < 0:
+            if len(self.buf) > cap: raise LhcFerError(f"{self.p}: the HDF5 reader sent an oversized header")
+            self._more()
+        try: return json.loads(self.read(i + 1))
+        except ValueError as e: raise LhcFerError(f"{self.p}: the HDF5 reader sent a damaged header ({_why(e)})") from e
+
+# %% ../nbs/03_weights.ipynb #c9736fd8
+def read_h5(path, # a Keras .h5 written by save_weights (or a whole model's, with model_weights)
+            expect=None # called with {key: (shape, dtype)} before any weight is read; raises to refuse
+           ) -> dict:
+    "The weights of a Keras `.h5` file as numpy arrays keyed `layer/weight`; links and sizes checked before reading."
+    import h5py                                                          # imported here: the child needs it loaded
+    p = Path(path); limit = regular_size(p, "file")
+    if not hasattr(os, "fork"): return _h5_local(p, limit, expect)
+    r, w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)              # Python 3.12 on forking a threaded process
+        pid = os.fork()
+    if pid == 0: os.close(r); _h5_child(p, limit, w)
+    os.close(w); pipe = _Pipe(r, pid, p)
+    try:
+        head = pipe.line(limit + (1 << 20))
+        if "error" in head: raise LhcFerError(head["error"])
+        plan = {k: types.SimpleNamespace(shape=tuple(s), dtype=np.dtype(dt)) for k, s, dt in head["keys"]}
+        if sum(math.prod(d.shape) * d.dtype.itemsize for d in plan.values()) > limit: raise LhcFerError(f"{p}: its weights declare more than the file holds")
+        if expect is not None: expect(plan)
+        out = {}
+        for k, d in plan.items():
+            if pipe.read(1) == b"E": raise LhcFerError(pipe.line(1 << 20)["error"])
+            out[k] = np.frombuffer(pipe.read(math.prod(d.shape) * d.dtype.itemsize), d.dtype).reshape(d.shape)  # writable: a bytearray
+        return out
+    finally:
+        os.close(r)
+        if pipe.pid is not None:
+            with contextlib.suppress(ProcessLookupError): os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 # %% ../nbs/03_weights.ipynb #147504df
 def checkpoint_prefix(path # a prefix, a .index file, a folder with a `checkpoint` file, or a SavedModel folder
@@ -212,17 +428,19 @@ def checkpoint_prefix(path # a prefix, a .index file, a folder with a `checkpoin
     "The tensor-bundle prefix that `path` names."
     p = Path(path)
     if p.suffix == ".index": return p.with_suffix("")
-    if p.with_name(p.name + ".index").exists(): return p
-    if not p.is_dir(): raise LhcFerError(f"{p}: no such checkpoint (expected PREFIX with PREFIX.index beside it, a .index, "
-                                         f"a folder or a .h5)")
-    if (p/"checkpoint").exists():
-        m = re.search(r'^model_checkpoint_path:\s*"(.*)"', (p/"checkpoint").read_text(errors="replace"), re.M)
+    if p.name and os.path.exists(p.with_name(p.name + ".index")): return p
+    if not os.path.isdir(p): raise LhcFerError(f"{p}: no such checkpoint (expected PREFIX with PREFIX.index beside it, a .index, "
+                                               f"a folder or a .h5)")
+    if os.path.exists(p/"checkpoint"):
+        regular_size(p/"checkpoint", "checkpoint file")
+        with open(p/"checkpoint", "rb") as fh: text = fh.read(1 << 20).decode(errors="replace")   # a few lines
+        m = re.search(r'^model_checkpoint_path:\s*"(.*)"', text, re.M)
         if not m: raise LhcFerError(f"{p/'checkpoint'}: no model_checkpoint_path line")
         q = Path(m.group(1)); q = q if q.is_absolute() else p/q
-        if not q.with_name(q.name + ".index").exists():
-            raise LhcFerError(f"{p/'checkpoint'}: names {m.group(1)!r}, but {q}.index does not exist")
+        if not q.name or not os.path.exists(q.with_name(q.name + ".index")):
+            raise LhcFerError(f"{p/'checkpoint'}: names {m.group(1)!r}, but {str(q)!r}.index does not exist")
         return q
-    if (p/"variables"/"variables.index").exists(): return p/"variables"/"variables"
+    if os.path.exists(p/"variables"/"variables.index"): return p/"variables"/"variables"
     idx = sorted(p.glob("*.index"))
     if len(idx) == 1: return idx[0].with_suffix("")
     raise LhcFerError(f"{p}: no checkpoint here (expected a 'checkpoint' file, variables/variables.index or one *.index)")
@@ -233,17 +451,23 @@ def _skipped(key:str) -> bool:
     return (key.startswith(("optimizer/", "save_counter/", "keras_api/")) or "/.OPTIMIZER_SLOT/" in key
             or not key.endswith(WEIGHT_SUFFIX))
 
-def read_checkpoint(path # TF checkpoint (prefix, .index or folder), SavedModel folder, or Keras .h5
+def read_checkpoint(path, # TF checkpoint (prefix, .index or folder), SavedModel folder, or Keras .h5
+                    expect=None # called with {key: array or dataset} before any weight is copied; raises to refuse
                    ) -> dict:
     "Every model weight of an original TensorFlow/Keras file as numpy arrays, keyed by attribute path (`conv1/bn2/gamma`)."
     p = Path(path)
     if p.suffix in (".h5", ".hdf5"):
-        if not p.exists(): raise LhcFerError(f"{p}: no such file")
-        return read_h5(p)
-    raw = read_bundle(checkpoint_prefix(p))
+        if not os.path.exists(p): raise LhcFerError(f"{p}: no such file")
+        return read_h5(p, expect)
+    prefix = checkpoint_prefix(p); index = prefix.with_name(prefix.name + ".index")
+    raw = read_bundle(prefix)
     graph = raw.get("_CHECKPOINTABLE_OBJECT_GRAPH")
-    alias = object_graph_paths(graph[()]) if graph is not None else {}
-    return {k[:-len(WEIGHT_SUFFIX)]: v for k, v in ((alias.get(k, k), v) for k, v in raw.items()) if not _skipped(k)}
+    if graph is not None and (graph.dtype != object or graph.shape != ()):
+        raise LhcFerError(f"{index}: tensor '_CHECKPOINTABLE_OBJECT_GRAPH' is not one string (a damaged checkpoint)")
+    alias = object_graph_paths(graph[()], f"{index}: object graph") if graph is not None else {}
+    ws = {k[:-len(WEIGHT_SUFFIX)]: v for k, v in ((alias.get(k, k), v) for k, v in raw.items()) if not _skipped(k)}
+    if expect is not None: expect(ws)                                    # memory-mapped: nothing copied yet
+    return ws
 
 # %% ../nbs/03_weights.ipynb #7aa87d35
 ORIGINAL_CLASSES = ("Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Neutral")  # the original's label order
@@ -300,31 +524,42 @@ def original_arch(keys # the keys of `read_checkpoint`
                       f"'conv1/LHC_Module/Wqk/0/kernel' (LHC-Net) or 'stage1_unit1_conv1/kernel' (qubvel's ResNet34 h5)")
 
 # %% ../nbs/03_weights.ipynb #ec6a91ec
+def _lhc_names(heads:int) -> list:
+    "The Keras LHC layer's weights in its `get_weights()` order."
+    return [f"Wqk/{i}/{n}" for i in range(heads) for n in ("kernel", "bias")] + ["Wp/kernel", "Wp/bias", "Wv/kernel", "Wv/bias"]
+
 def _lhc_arrays(ws:dict, block:str, where) -> list:
     "The arrays of `block`'s LHC module in the Keras layer's `get_weights()` order (Wqk/i kernel, bias, ..., Wp, Wv)."
     pre = f"{block}/LHC_Module/"
     h = sum(1 for k in ws if k.startswith(pre + "Wqk/") and k.endswith("/kernel"))
     if not h: raise LhcFerError(f"{where}: no LHC weights under {pre!r}")
-    names = [f"Wqk/{i}/{n}" for i in range(h) for n in ("kernel", "bias")] + ["Wp/kernel", "Wp/bias", "Wv/kernel", "Wv/bias"]
-    miss = [pre + n for n in names if pre + n not in ws]
+    miss = [pre + n for n in _lhc_names(h) if pre + n not in ws]
     if miss: raise LhcFerError(f"{where}: weight {miss[0]!r} is missing (LHC module of {block} with {h} heads)")
-    return [ws[pre + n] for n in names]
+    return [ws[pre + n] for n in _lhc_names(h)]
 
-def original_args(ws:dict, # original key → array (`read_checkpoint`)
+def _ndim(a, n:int, key:str, where) -> tuple:
+    "The shape of `a` (an array or an h5 dataset: read without its data), checked to have n dimensions."
+    s = tuple(a.shape)
+    if len(s) != n: raise LhcFerError(f"{where}: weight {key!r} has shape {s}; expected {n} dimensions")
+    return s
+
+def original_args(ws:dict, # original key → array (`read_checkpoint`), or h5 datasets (shapes only are read)
                   arch:str, # `original_arch(ws)`
                   where="weights" # the file, for messages
                  ) -> dict:
     "Our builder's arguments read off the original's shapes: width (and n_classes, img_size, heads, emb, kernel_size)."
-    stem = ws.get("conv0/kernel" if arch == "host" else "conv1/conv1/kernel")
-    if stem is None: raise LhcFerError(f"{where}: no stem convolution kernel")
-    args = dict(width=stem.shape[-1] / 64)
+    key = "conv0/kernel" if arch == "host" else "conv1/conv1/kernel"
+    if key not in ws: raise LhcFerError(f"{where}: no stem convolution kernel")
+    args = dict(width=_ndim(ws[key], 4, key, where)[-1] / 64)
     if arch == "host": return args
     if "fc3/kernel" not in ws: raise LhcFerError(f"{where}: weight 'fc3/kernel' (the classifier) is missing")
     lhc = {p: _lhc_arrays(ws, b, where) for p, b in LHC_BLOCKS.items()}
     heads = tuple((len(a) - 4) // 2 for a in lhc.values())
-    side = math.isqrt(lhc["stem"][0].shape[0] * heads[0])                # the stem's map is img_size / 4 square
-    return dict(args, n_classes=int(ws["fc3/kernel"].shape[1]), img_size=4 * side, heads=heads,
-                emb=tuple(int(a[0].shape[1]) for a in lhc.values()), kernel_size=int(lhc["stem"][-2].shape[0]))
+    wqk = {p: _ndim(a[0], 2, f"{LHC_BLOCKS[p]}/LHC_Module/Wqk/0/kernel", where) for p, a in lhc.items()}
+    wv = _ndim(lhc["stem"][-2], 4, "conv1/LHC_Module/Wv/kernel", where)
+    side = math.isqrt(wqk["stem"][0] * heads[0])                          # the stem's map is img_size / 4 square
+    return dict(args, n_classes=int(_ndim(ws["fc3/kernel"], 2, "fc3/kernel", where)[1]), img_size=4 * side, heads=heads,
+                emb=tuple(int(s[1]) for s in wqk.values()), kernel_size=int(wv[0]))
 
 # %% ../nbs/03_weights.ipynb #e921361e
 def _as_tensor(a, how:str) -> torch.Tensor:
@@ -333,57 +568,83 @@ def _as_tensor(a, how:str) -> torch.Tensor:
     if how == DENSE: return t.T
     return t
 
-def _fill(model, ws:dict, arch:str, where) -> set:
-    "Copy every mapped array into `model`; returns the original keys used."
+def _ours(a, how:str, key:str, where) -> tuple:
+    "The shape an original array takes in our layout (None when `how` cannot apply), its dtype checked to be numbers."
+    s, dt = tuple(a.shape), np.dtype(a.dtype)
+    if dt.kind not in "biuf": raise LhcFerError(f"{where}: weight {key!r} has dtype {dt}, not numbers")
+    if how == CONV: return (s[3], s[2], s[0], s[1]) if len(s) == 4 else None
+    if how == DENSE: return s[::-1] if len(s) == 2 else None
+    return s
+
+def _fill(model, ws:dict, arch:str, where, dry:bool=False) -> set:
+    "Copy every mapped array into `model` (`dry`: check every key, shape and dtype, copy nothing); returns the keys used."
     sd, lhcs, used = model.state_dict(), lhc_modules(model), set()
     for theirs, ours, how in mapping_rows(arch):
         if how == "LHC.load_keras_weights":
-            block = theirs.split("/")[0]
-            try: lhcs[ours].load_keras_weights([np.array(a, np.float32) for a in _lhc_arrays(ws, block, where)])
-            except LhcFerError as e: raise LhcFerError(f"{where}: LHC module of {block}: {str(e).split(': ', 1)[-1]}") from None
+            block = theirs.split("/")[0]; arrays = _lhc_arrays(ws, block, where)
+            if ours not in lhcs: raise LhcFerError(f"{where}: the model has no LHC module at {ours} for {block}'s weights")
+            names, exp = _lhc_names((len(arrays) - 4) // 2), lhcs[ours].keras_shapes()
+            if len(arrays) != len(exp): raise LhcFerError(f"{where}: LHC module of {block}: got {len(arrays)} arrays, expected {len(exp)} ({lhcs[ours].heads} heads)")
+            for n, a, s in zip(names, arrays, exp):
+                if _ours(a, "copy", f"{block}/LHC_Module/{n}", where) != tuple(s):
+                    raise LhcFerError(f"{where}: LHC module of {block}: weight {n!r} has shape {tuple(a.shape)}, expected {tuple(s)}")
+            if not dry: lhcs[ours].load_keras_weights([np.array(a, np.float32) for a in arrays])
             used |= {k for k in ws if k.startswith(f"{block}/LHC_Module/")}; continue
         if theirs not in ws: raise LhcFerError(f"{where}: weight {theirs!r} (for {ours}) is missing")
-        t = _as_tensor(ws[theirs], how)
-        if ours not in sd or tuple(t.shape) != tuple(sd[ours].shape):
+        s = _ours(ws[theirs], how, theirs, where)
+        if ours not in sd or s != tuple(sd[ours].shape):
             need = tuple(sd[ours].shape) if ours in sd else "nothing"
-            raise LhcFerError(f"{where}: weight {theirs!r} has shape {tuple(np.shape(ws[theirs]))}; our {ours} needs {need} ({how})")
-        with torch.no_grad(): sd[ours].copy_(t)
+            raise LhcFerError(f"{where}: weight {theirs!r} has shape {tuple(ws[theirs].shape)}; our {ours} needs {need} ({how})")
+        if not dry:
+            with torch.no_grad(): sd[ours].copy_(_as_tensor(ws[theirs], how))
         used.add(theirs)
     return used
 
 # %% ../nbs/03_weights.ipynb #40a09a9f
 HEAD = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc.weight", "fc.bias")
 
-def convert_weights(model:nn.Module, # our resnet34v2 / lhc_net, built to the original's shapes
+def convert_weights(model:nn.Module, # our resnet34v2 / lhc_net, built to the original's shapes (on the meta device when dry)
                     ws:dict, # original key → array
                     arch:str, # "lhc_net", "lhc_netc" or "host"
-                    where="weights" # the file, for messages
+                    where="weights", # the file, for messages
+                    dry:bool=False # check every key, shape and dtype without copying anything
                    ) -> list:
     "Fill `model` from the original's arrays through `mapping_rows(arch)`, strictly; returns notes (e.g. a fresh head)."
-    used, notes = _fill(model, ws, arch, where), []
+    used, notes = _fill(model, ws, arch, where, dry), []
     if arch == "host":
         top = sorted(k for k in ws if k.startswith("fc1/"))            # qubvel's 1000-class ImageNet classifier
         if top: used |= set(top); notes.append(f"the ImageNet classifier ({', '.join(top)}) is not used")
         notes.append("the dense head (fc1, fc2, fc) is freshly initialised: the file holds the backbone only")
     left = sorted(set(ws) - used)
-    if left: raise LhcFerError(f"{where}: weight {left[0]!r} (shape {tuple(np.shape(ws[left[0]]))}) has no place in "
+    if left: raise LhcFerError(f"{where}: weight {left[0]!r} (shape {tuple(ws[left[0]].shape)}) has no place in "
                                f"{arch} ({len(left)} left over)")
     return notes
 
 # %% ../nbs/03_weights.ipynb #24782462
+def _original_model(arch:str, args:dict, n_classes, lhc_kw:dict, where) -> nn.Module:
+    "Our network for an original of `arch` with the arguments its shapes give."
+    try:
+        if arch == "host": return resnet34v2(n_classes or 7, width=args["width"])
+        return lhc_net(**args, controller=0.0 if arch == "lhc_netc" else None, **lhc_kw)
+    except LhcFerError as e: raise LhcFerError(f"{where}: its shapes make no {arch} ({e})") from e
+
 def from_original(source, # a path `read_checkpoint` reads, or an original key → array dict
                   n_classes:int|None=None, # a new classifier with this many classes (default: the file's; 7 for a host)
                   **lhc_kw # LHC arguments the weights do not determine: pool_size, norm_c
                  ) -> nn.Module:
     "Our `lhc_net` / `lhc_net` with controller / `resnet34v2` holding an original file's weights, in eval mode."
-    where = "weights" if isinstance(source, dict) else str(source)
-    ws = source if isinstance(source, dict) else read_checkpoint(source)
-    try: arch = original_arch(ws)
-    except LhcFerError as e: raise LhcFerError(f"{where}: {e}") from None
-    args = original_args(ws, arch, where)
-    if arch == "host": model = resnet34v2(n_classes or 7, width=args["width"])
-    else: model = lhc_net(**args, controller=0.0 if arch == "lhc_netc" else None, **lhc_kw)
-    model.notes = convert_weights(model, ws, arch, where)
+    where, found = "weights" if isinstance(source, dict) else str(source), {}
+    def check(ws):                                                       # on shapes alone, before any memory is allocated
+        try: arch = original_arch(ws)
+        except LhcFerError as e: raise LhcFerError(f"{where}: {e}") from None
+        args = original_args(ws, arch, where)
+        with torch.device("meta"): probe = _original_model(arch, args, n_classes, lhc_kw, where)
+        convert_weights(probe, ws, arch, where, dry=True)
+        found.update(arch=arch, args=args)
+    ws = source if isinstance(source, dict) else read_checkpoint(source, check)
+    if isinstance(source, dict): check(ws)
+    model = _original_model(found["arch"], found["args"], n_classes, lhc_kw, where)
+    model.notes = convert_weights(model, ws, found["arch"], where)
     if n_classes is not None and n_classes != model.n_classes:
         model.reset_classifier(n_classes); model.notes.append(f"a new {n_classes}-class classifier replaces the file's")
     model.classes = ORIGINAL_CLASSES if model.n_classes == len(ORIGINAL_CLASSES) else None
@@ -394,18 +655,20 @@ def load_pretrained(model:nn.Module, # a resnet34v2 (or lhc_net: its host part)
                     src # an original host file: qubvel's ImageNet ResNet34 .h5 (with or without top)
                    ) -> list:
     "Fill `model`'s backbone from an original host file; its dense head keeps its init. Returns the notes."
-    ws = read_checkpoint(src)
-    try: arch = original_arch(ws)
-    except LhcFerError as e: raise LhcFerError(f"{src}: {e}") from None
-    if arch != "host": raise LhcFerError(f"{src}: holds an original {arch}, not a host; use from_original or lhc-fer convert")
-    w = original_args(ws, arch, src)["width"]
-    if w != getattr(model, "width", 1.0):
-        raise LhcFerError(f"{src}: a host of width {w:g} (stem {round(64 * w)} filters); the model has width {model.width:g}")
+    def check(ws):                                                       # the file's shapes, before its data is read
+        try: arch = original_arch(ws)
+        except LhcFerError as e: raise LhcFerError(f"{src}: {e}") from None
+        if arch != "host": raise LhcFerError(f"{src}: holds an original {arch}, not a host; use from_original or lhc-fer convert")
+        w = original_args(ws, arch, src)["width"]
+        if w != getattr(model, "width", 1.0):
+            raise LhcFerError(f"{src}: a host of width {w:g} (stem {round(64 * w)} filters); the model has width {model.width:g}")
+        convert_weights(model, ws, arch, src, dry=True)
+    ws = read_checkpoint(src, check)
     if lhc_modules(model):
-        host = resnet34v2(model.n_classes, model.img_size, model.width); notes = convert_weights(host, ws, arch, src)
+        host = resnet34v2(model.n_classes, model.img_size, model.width); notes = convert_weights(host, ws, "host", src)
         sd = {k: v for k, v in host.state_dict().items() if not k.startswith(HEAD)}
         model.load_state_dict(sd, strict=False); return notes
-    return convert_weights(model, ws, arch, src)
+    return convert_weights(model, ws, "host", src)
 
 # %% ../nbs/03_weights.ipynb #39e48515
 def file_sha256(path) -> str:
@@ -417,17 +680,28 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 # %% ../nbs/03_weights.ipynb #7459f234
+def _inputs(src) -> list:
+    "The paths converting `src` reads: the path itself and, for a TF checkpoint, its index and data shards."
+    p = Path(src); out = [p]
+    if p.suffix in (".h5", ".hdf5"): return out
+    try: pre = checkpoint_prefix(p)
+    except LhcFerError: return out                                       # the reader says what is wrong, in its turn
+    return out + [pre.with_name(pre.name + ".index"), *pre.parent.glob(glob.escape(pre.name) + ".data-*")]
+
 def convert(src, # an original file (TF checkpoint, SavedModel or Keras h5)
             out, # the .safetensors file to write (with its .json sidecar)
             force:bool=False, # replace an existing `out`
             n_classes:int|None=None # a new classifier of this many classes
            ) -> nn.Module:
-    "Convert an original file to our safetensors + JSON; nothing is written if anything fails."
-    out = Path(out)
+    "Convert an original file to our safetensors + JSON pair; nothing is written if anything fails."
+    out = Path(out); side = out.with_suffix(".json")
     if out.suffix != ".safetensors": raise LhcFerError(f"{out}: the output must be a .safetensors file")
-    if out.exists() and not force: raise LhcFerError(f"{out}: exists; pass force (--force) to replace it")
+    if os.path.isdir(out): raise LhcFerError(f"{out}: is a folder; the output must be a .safetensors file")
+    check_outputs({"output": out, "output sidecar": side}, _inputs(src))  # never onto or into what it reads
+    for f in (out, side):
+        if os.path.lexists(f) and not force: raise LhcFerError(f"{f}: exists; pass force (--force) to replace it")
     model = from_original(src, n_classes)
-    save_model(model, out, classes=model.classes)
+    save_model(model, out, classes=model.classes)                        # weights and sidecar land as a pair
     return model
 
 # %% ../nbs/03_weights.ipynb #d9e8f714

@@ -81,3 +81,22 @@ def test_bad_run_is_one_line(csv, tmp_path, capsys):
     assert main(["report", str(tmp_path/"nope"), csv, "--out", str(tmp_path/"r.html")]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and err.count("\n") == 1 and not (tmp_path/"r.html").exists()
+
+
+def test_study_page(tmp_path, capsys):
+    "lhc-fer report STUDY: one page with the trials table (one row per trial), the figures, and links to trial reports."
+    import re
+    from lhc_fer.cli import main
+    st = tmp_path/"st"
+    tiny = ["--img-size", "16", "--width", "0.125", "--epochs", "1", "--heads", "1", "1", "1", "1", "1", "--emb", "4", "4", "4", "4", "4"]
+    assert main(["study", "synthetic:140", "--out", str(st), "--space", "recipe", "--trials", "2", *tiny]) == 0
+    assert main(["report", str(st/"trials"/"0000"), "synthetic:70", "--out", str(st/"trials"/"0000"/"report.html"), "--n", "4"]) == 0
+    assert main(["report", str(st), "--out", str(tmp_path/"study.html")]) == 0
+    page = (tmp_path/"study.html").read_text()
+    rows = re.findall(r"<tr>\s*<th>\d+</th>", page)
+    assert len(rows) == 2, rows                                                   # one row per trial
+    assert page.count('href="st/trials/0000/report.html"') == 1                   # the trial that has a report is linked
+    assert {p.name for p in (tmp_path/"study_files").glob("*.png")} >= {"history.png", "parallel.png", "importance.png"}
+    capsys.readouterr()
+    assert main(["report", str(st), "--out", str(tmp_path/"study.html")]) == 2      # never replaced without --force
+    assert "exists; pass --force" in capsys.readouterr().err
