@@ -110,7 +110,7 @@ class _Problems:
     def message(self, what="row", left=True):
         lines = [f"{safe_name(w)}: {m}" for w, m in self.items]
         more = f" ({len(self.items)} listed)" if self.n > len(self.items) else ""
-        tail = "fix them, or pass skip_bad=True (--skip-bad) to drop them" if left else f"no good {what}s left"
+        tail = "fix them, or pass --skip-bad (skip_bad=True) to drop them" if left else f"no good {what}s left"
         lines.append(f"{safe_name(self.src)}: {self.n} bad {what}(s){more}; {tail}")
         return "\n".join(lines)
     def check(self, skip_bad=False, what="row", left=True): # left: are there good ones to keep?
@@ -796,7 +796,7 @@ def write_fer2013_csv(data:FerData, # faces with hard labels
                       ) -> Path:
     "Save `data` as a FER2013-format csv (emotion,pixels,Usage), atomically."
     path = Path(path)
-    if path.exists() and not force: raise FerDataError(f"{path}: exists; pass force=True (--force) to replace it")
+    if path.exists() and not force: raise FerDataError(f"{path}: exists; pass --force (force=True) to replace it")
     if data.soft: raise FerDataError(f"{data.source}: soft labels cannot be written as FER2013 (one emotion per face)")
     with atomic_path(path) as tmp_, open(tmp_, "wb") as fh:
         fh.write(b"emotion,pixels,Usage\n")
@@ -1011,7 +1011,7 @@ def cli_data_check(path:str, # a FER2013/FER+ csv, an image folder, a path,label
     for wh, m in d.problems: print(f"{safe_name(wh)}: {m}")
     if d.n_bad:
         more = f" ({len(d.problems)} listed)" if d.n_bad > len(d.problems) else ""
-        print(f"{safe_name(d.source)}: {d.n_bad} problem(s){more}; readers skip them only with skip_bad=True")
+        print(f"{safe_name(d.source)}: {d.n_bad} problem(s){more}; train and eval skip them only with --skip-bad")
         _say_error(FerDataError("", d.problems, d.n_bad)); return 2
     return 0
 

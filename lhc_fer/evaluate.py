@@ -326,7 +326,8 @@ def cli_eval(model:str, # the model: a run folder, a stage folder or a .safetens
              split:Literal["train", "valid", "test", "all"]="test", # split to score
              tta:Literal["none", "flip", "paper"]="none", # test-time augmentation
              out:str=None, # folder for metrics.json and confusion.png; not given: RUN/eval-SPLIT[-tta-TTA]
-             force:bool=False # replace the metrics.json and confusion.png of an earlier evaluation there
+             force:bool=False, # replace the metrics.json and confusion.png of an earlier evaluation there
+             skip_bad:bool=False # drop the dataset's bad rows or images instead of stopping
             ):
     "Evaluate a trained model on a dataset split and write metrics.json and confusion.png."
     tta_views(tta)                                                        # fail early on a bad choice
@@ -336,7 +337,7 @@ def cli_eval(model:str, # the model: a run folder, a stage folder or a .safetens
         out = base / (f"eval-{split}" + (f"-tta-{tta}" if tta != "none" else ""))
     check_outputs({"--out": out}, [data, w, w.with_suffix(".json")])
     for f in EVAL_FILES: check_out_file(Path(out)/f, force, "--out")
-    ds = load_fer(data)
+    ds = load_fer(data, skip_bad=skip_bad)
     warn_synthetic(w, str(ds.source))
     _, net = load_run(w)
     m = evaluate(net, ds, None if split == "all" else split, tta, out_dir=out, force=force, weights=w)

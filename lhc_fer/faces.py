@@ -148,7 +148,7 @@ def _no_face(where, img, detector=None):
     h, w = np.asarray(img).shape[:2]; det = face_detector(detector)
     by = {detect_faces: "OpenCV Haar cascade, frontal faces", mtcnn_faces: "MTCNN"}.get(det, f"detector {getattr(det, '__name__', det)}")
     return LhcFerError(f"{where}: no face found in the {w}x{h} image ({by}); "
-                       "use whole_image_fallback=True (--whole-image) to classify the whole image")
+                       "pass --whole-image (whole_image=True) to classify the whole image")
 
 def face_input(img, # one image array
                where:str="image", # its name in messages

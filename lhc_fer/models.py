@@ -598,8 +598,8 @@ def _model_meta(path:Path, side:Path) -> tuple:
         text, src = side.read_bytes(), side
     elif path.suffix == ".safetensors":
         text, src = safetensors_header(path)[1].get("lhc_fer"), path
-        if text is None: raise LhcFerError(f"{path}: no sidecar {side.name} and no lhc_fer metadata; build the model and use load_weights")
-    else: raise LhcFerError(f"{path}: no sidecar {side.name}; build the model and use load_weights")
+        if text is None: raise LhcFerError(f"{path}: no sidecar {side.name} and no lhc_fer metadata: not a model lhc-fer wrote (convert an original with lhc-fer convert)")
+    else: raise LhcFerError(f"{path}: no sidecar {side.name}: not a model lhc-fer wrote (convert an original with lhc-fer convert)")
     try: meta = json.loads(text)
     except json.JSONDecodeError as e: raise LhcFerError(f"{src}:{e.lineno}: not valid JSON ({e.msg})") from e
     except (ValueError, RecursionError) as e: raise LhcFerError(f"{src}: not valid JSON ({_why(e)})") from e

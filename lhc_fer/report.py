@@ -157,7 +157,7 @@ def build_report(model, # a classifier (with or without LHC modules)
     "Write a standalone HTML report of `model` on `split` of `data`, with every figure also as PNG and SVG beside it."
     out = Path(out); files = out.with_name(out.stem + "_files")
     if not force and (out.exists() or files.exists()):
-        raise LhcFerError(f"{out if out.exists() else files}: exists; pass force (--force) to replace the report")
+        raise LhcFerError(f"{out if out.exists() else files}: exists; pass --force to replace the report")
     if out.is_dir(): raise LhcFerError(f"--out {out}: is a folder; expected the report's .html file")
     if files.exists() and not (files.is_dir() and is_kit_dir(files)):
         raise LhcFerError(f"{files}: exists and was not written by lhc-fer; --force replaces only a report's own figures folder")

@@ -739,6 +739,7 @@ def cli_train(data:str, # dataset: FER2013 csv, FER+ folder, image folder or lab
               resume:bool=False, # continue the run in --out (finished stages are skipped, an interrupted one continues)
               force:bool=False, # delete --out and start again
               gpus:int=1, # number of processes (one per GPU; CPU processes without GPUs), launched with torchrun
+              skip_bad:bool=False, # drop the dataset's bad rows or images (each listed by lhc-fer data check) instead of stopping
               cfg=None): # hyperparameters (the Config flags)
     "Train LHC-Net on a FER dataset with the paper's protocol or the fast recipe; writes a run folder."
     if protocol not in ("paper", "fast"): raise LhcFerError(f"--protocol {protocol!r}: expected 'paper' or 'fast'")
@@ -754,6 +755,8 @@ def cli_train(data:str, # dataset: FER2013 csv, FER+ folder, image folder or lab
             argv = ["train", str(data), "--protocol", protocol, "--out", str(out), "--resume"]
             if cfg is not None: argv += ["--config", cfg.to_json()]
             return subprocess.call(torchrun_cmd(gpus, argv), env=dict(os.environ, **{LOCK_ENV: str(o.resolve())}))
+    if skip_bad:                                                       # read here, so the folder check still sees the file
+        check_outputs({"--out": out}, run_inputs(data, cfg)); data = load_fer(data, skip_bad=True)
     fn = train_paper if protocol == "paper" else train_fast
     res = fn(data, out, cfg, resume=resume or num_distrib() > 1, force=force and num_distrib() <= 1)
     if not rank_distrib():

@@ -699,7 +699,7 @@ def convert(src, # an original file (TF checkpoint, SavedModel or Keras h5)
     if os.path.isdir(out): raise LhcFerError(f"{out}: is a folder; the output must be a .safetensors file")
     check_outputs({"output": out, "output sidecar": side}, _inputs(src))  # never onto or into what it reads
     for f in (out, side):
-        if os.path.lexists(f) and not force: raise LhcFerError(f"{f}: exists; pass force (--force) to replace it")
+        if os.path.lexists(f) and not force: raise LhcFerError(f"{f}: exists; pass --force to replace it")
     model = from_original(src, n_classes)
     save_model(model, out, classes=model.classes)                        # weights and sidecar land as a pair
     return model

@@ -235,7 +235,7 @@ def test_output_that_is_the_input_by_a_link(tmp_path, capsys, host_file):
 
 def test_existing_sidecar_needs_force(tmp_path, capsys, host_file):
     (tmp_path/"m.json").write_text("{}")
-    cli_fails(capsys, tmp_path, [host_file, tmp_path/"m.safetensors"], "m.json: exists; pass force (--force)")
+    cli_fails(capsys, tmp_path, [host_file, tmp_path/"m.safetensors"], "m.json: exists; pass --force")
     assert main(["convert", str(host_file), str(tmp_path/"m.safetensors"), "--force"]) == 0
     assert json.loads((tmp_path/"m.json").read_text())["arch"] == "resnet34v2"
 

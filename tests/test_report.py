@@ -70,7 +70,7 @@ def test_never_overwritten(report, run, csv, capsys):
     capsys.readouterr()
     assert main(["report", str(run), csv, "--out", str(report), "--n", "12"]) == 2
     err = capsys.readouterr().err
-    assert "exists; pass force (--force)" in err and err.count("\n") == 1
+    assert "exists; pass --force" in err and err.count("\n") == 1
     assert (report.stat().st_mtime_ns, (report.parent/"report_files"/"model_view.png").read_bytes()) == before
     (report.parent/"report_files"/"stale.png").write_bytes(b"old")
     assert main(["report", str(run), csv, "--out", str(report), "--n", "4", "--force"]) == 0
