@@ -670,7 +670,7 @@ def _serve(cmd, env, cwd, port, page=None): # page: a file to open in a web brow
 
 # %% ../nbs/12_explorer.ipynb #82d3c81d
 def cli_explore(model:str=None, # the model: a run folder (shown beside its host), a stage folder or a .safetensors, ours or converted (default: a small LHC-Net fitted for a moment)
-                data:str=None, # faces to browse: a FER2013 or FER+ csv, an image folder, a labelled list or synthetic[:N] (default: 300 synthetic faces)
+                *, data:str=None, # faces to browse: a FER2013 or FER+ csv, an image folder, a labelled list or synthetic[:N] (default: 300 synthetic faces)
                 port:int=0, # port on 127.0.0.1 (0: a free one)
                 browser:bool=False, # also open the app in a web browser (default: print its address only)
                 no_token:bool=False, # serve without a login token: any user of this machine can then open and drive the app
