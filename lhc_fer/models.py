@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import lhc_fer
 from timm.layers import EcaModule, SEModule
 from timm.layers.cbam import CbamModule
-from .core import ATTENTIONS, EMOTIONS, PIXEL_RANGE, Config, LhcFerError, atomic_path, eval_mode
+from .core import OutputSet, write_error, ATTENTIONS, EMOTIONS, PIXEL_RANGE, Config, LhcFerError, atomic_path, eval_mode
 from .lhc import LHC, valid_heads
 
 # %% auto #0
@@ -582,9 +582,12 @@ def save_model(model:nn.Module, # an lhc_fer model (resnet34v2, lhc_net, timm-re
     meta = dict(format="lhc_fer", arch=arch, args=args, classes=None if classes is None else list(classes),
                 version=lhc_fer.__version__, torch=torch.__version__, weights=path.name)
     sd, text = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, json.dumps(meta, indent=2)
-    with atomic_path(path) as tw, atomic_path(path.with_suffix(".json")) as tj:   # a pair: renamed only when both are written
-        save_file(sd, str(tw), metadata={"lhc_fer": json.dumps(meta)})
-        tj.write_text(text)
+    with OutputSet() as o:                                                        # a pair: renamed only when both are written
+        tw, tj = o.path(path), o.path(path.with_suffix(".json"))
+        try: save_file(sd, str(tw), metadata={"lhc_fer": json.dumps(meta)})
+        except Exception as e: raise write_error(e, path) from e                 # each failure names its own file
+        try: tj.write_text(text)
+        except OSError as e: raise write_error(e, path.with_suffix(".json")) from e
     return path
 
 # %% ../nbs/02_models.ipynb #2b6b742b
