@@ -281,14 +281,14 @@ def test_page_close_shuts_its_kernel(browser, tiny_voila):
 
 
 def test_closed_pages_kernels_culled(browser, tiny_voila):
-    "With a token and --cull-idle 2: three open pages keep their kernels past the idle time; closed without a word (no unload handlers, like a killed tab), their kernels are culled."
-    url, srv = tiny_voila(token=secrets.token_urlsafe(32), cull_idle=2)
+    "With a token and --cull-idle 6: three open pages keep their kernels past the idle time; closed without a word (no unload handlers, like a killed tab), their kernels are culled."
+    url, srv = tiny_voila(token=secrets.token_urlsafe(32), cull_idle=6)   # long enough that a slow (loaded) page start is never culled
     pages = _open(browser, url, 3)
     assert len(srv.kernels()) == 3
-    time.sleep(4)                                                # twice the idle time: connected pages are not culled
+    time.sleep(12)                                               # twice the idle time: connected pages are not culled
     assert len(srv.kernels()) == 3, srv.tail()
     for p in pages: p.context.close()                            # closes the page without its unload handlers: no shutdown request
-    took = srv.wait_kernels(0, timeout=15)
+    took = srv.wait_kernels(0, timeout=40)
     print(f"3 closed pages: kernels culled within {took:.1f} s")
     assert srv.tail(100_000).count("Culling 'idle' kernel") == 3, srv.tail()
 
