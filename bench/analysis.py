@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 from lhc_fer.analysis import attention_stats
 from lhc_fer.attention import capture_attention, plot_model_view
-from lhc_fer.data import synthetic_faces
+from lhc_fer.synthetic import synthetic_faces
 from lhc_fer.demo import DEMO_CONFIG
 from lhc_fer.models import model_from_config
 

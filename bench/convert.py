@@ -2,9 +2,9 @@
 
 Side by side, best of `repeats`, on the same files:
   copy floor   read the checkpoint's bytes and write them again (np.fromfile + tofile): the disk's share
-  convert      lhc_fer.weights.convert: read the bundle (checksummed, memory-mapped), map every weight, build our
+  convert      lhc_fer.original.convert: read the bundle (checksummed, memory-mapped), map every weight, build our
                lhc_net, write safetensors + JSON
-  read only    lhc_fer.weights.read_checkpoint alone
+  read only    lhc_fer.original.read_original alone
 Target: convert <= 5 s on 2 CPU cores. The checkpoint is written with the reference weight recipe (tests/original_files.py).
 Usage: python bench/convert.py [--quick]
 """
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent/"tests"))
 from original_files import authors_folder, recipe_weights
-from lhc_fer.weights import convert, read_checkpoint
+from lhc_fer.original import convert_original, read_original
 
 
 def best(f, repeats):
@@ -36,7 +36,7 @@ def main():
         data = next(src.glob("*.data-*"))
         mb = data.stat().st_size / 2**20
         floor = best(lambda: np.fromfile(data, np.uint8).tofile(d/"copy.bin"), repeats)
-        read = best(lambda: read_checkpoint(src), repeats)
+        read = best(lambda: read_original(src), repeats)
         conv = best(lambda: convert(src, d/"lhc_net.safetensors", force=True), repeats)
     print(f"checkpoint: {mb:.0f} MiB, 2 CPU threads, best of {repeats}")
     print(f"copy floor  {floor:6.2f} s")

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from lhc_fer.data import FerData, read_fer2013_csv, synthetic_faces, write_fer2013_csv
+from lhc_fer.data import FerData, read_fer2013_csv, write_fer2013_csv
+from lhc_fer.synthetic import synthetic_faces
 
 def pandas_way(f):
     "The common recipe: pandas.read_csv, then np.array(s.split()) per row."

@@ -1,7 +1,7 @@
 """Deletion/insertion curves: `deletion_curve` (every image x every step in one batched stream) against an image-by-image loop.
 
 Two ways to compute the same deletion curves (target probability as the top-ranked pixels are replaced by a blur):
-  batched    lhc_fer.explain.deletion_curve: the perturbed copies of all (image, step) pairs, built on the fly and
+  batched    lhc_fer.faithfulness.deletion_curve: the perturbed copies of all (image, step) pairs, built on the fly and
              forwarded in batches of `bs` (images and steps mixed)
   per image  image by image, step by step: replace the image's top k pixels, forward that one image (batch 1)
 Both use the demo's LHC-Net (lhc_fer.demo.DEMO_CONFIG, random weights: this measures time, not quality) on synthetic
@@ -12,9 +12,9 @@ Usage: python bench/faithfulness.py [--quick] [--n N] [--steps S] [--bs B]
 import argparse, time, warnings
 import torch
 from lhc_fer.core import default_device
-from lhc_fer.data import synthetic_faces
+from lhc_fer.synthetic import synthetic_faces
 from lhc_fer.demo import DEMO_CONFIG
-from lhc_fer.explain import baseline_image, deletion_curve
+from lhc_fer.faithfulness import baseline_image, deletion_curve
 from lhc_fer.models import model_from_config
 
 

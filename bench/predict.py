@@ -2,8 +2,8 @@
 
 Side by side in one run, for the demo's model (`DEMO_CONFIG`, 48 px, quarter width) and the paper's full-width
 LHC-Net at 224 px (random weights: speed does not depend on them):
-  one at a time  lhc_fer.faces.predict_faces per photo: read, detect, one forward for that photo's face(s)
-  batched        lhc_fer.faces.predict_media: every photo read and its faces detected, crops sent `bs` at a time
+  one at a time  lhc_fer.predict.Predictor.predict_faces per photo: read, detect, one forward for that photo's face(s)
+  batched        lhc_fer.predict.Predictor.predict_media: every photo read and its faces detected, crops sent `bs` at a time
 each in fp32 (the default on the CPU) and in bf16 autocast (`precision="bf16"`), and batched bf16 through
 torch.compile (`compile=True`; its one-off compile is timed apart). Then the classifier alone on 48 px crops already
 cut (`predict_images(detect=False)`), bs against bs=1 in each precision, and a video end to end (decode, detect,
@@ -21,11 +21,15 @@ import cv2
 import numpy as np
 import skimage.data
 import torch
-from lhc_fer.core import default_device, scratch
+from lhc_fer.outputs import scratch
+from lhc_fer.core import default_device
 from lhc_fer.demo import DEMO_CONFIG
-from lhc_fer.data import load_fer, read_image
-from lhc_fer.faces import crop_face, detect_faces, predict_faces, predict_images, predict_media, predict_video
-from lhc_fer.models import lhc_net, load_run, model_from_config
+from lhc_fer.data import read_image
+from lhc_fer.loaders import load_fer
+from lhc_fer.faces import crop_face, detect_faces
+from lhc_fer.predict import Predictor
+from lhc_fer.models import lhc_net, model_from_config
+from lhc_fer.checkpoint import load_run
 
 
 def photos(d, n):
@@ -64,13 +68,13 @@ def fidelity(run, bs):
     _, m = load_run(run); cfg = Path(run).parent / "data"
     src = next(cfg.glob("*.csv"), None) if cfg.is_dir() else None
     x = np.asarray(load_fer(str(src)).images)[:512] if src else np.random.default_rng(0).integers(0, 256, (512, 48, 48))
-    p32 = predict_images(m, x, detect=False, bs=bs); p16 = predict_images(m, x, detect=False, bs=bs, precision="bf16")
+    p32 = Predictor(m, bs=bs).predict_images(x, detect=False); p16 = Predictor(m, bs=bs, precision="bf16").predict_images(x, detect=False)
     return (p32.argmax(1) == p16.argmax(1)).mean(), np.abs(p32 - p16).max(), np.abs(p32 - p16).mean(), len(x)
 
 
 def detectors(repeats):
     "Faces found and ms a photo for each detector on skimage's photos (camera: a turned face; coins: no face)."
-    from lhc_fer.core import LhcFerError
+    from lhc_fer.config import LhcFerError
     from lhc_fer.faces import DETECTORS, face_detector
     photos = {k: getattr(skimage.data, k)() for k in ("astronaut", "camera", "coins", "coffee")}
     for name in DETECTORS:
@@ -116,25 +120,25 @@ def main():
         m = m.to(dev).eval()
         faces = np.stack([crop_face(cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB), (177 - 3 * (i % 7), 66 - 2 * (i % 5), 95, 95))
                           for i, f in enumerate(files)])            # (n, 48, 48)
-        photo = {"one at a time fp32 (as before)": lambda: [predict_faces(m, f) for f in files],
-                 "batched fp32": lambda: predict_media(m, files, bs=bs),
-                 "one at a time bf16": lambda: [predict_faces(m, f, precision="bf16") for f in files],
-                 "batched bf16": lambda: predict_media(m, files, bs=bs, precision="bf16")}
-        crops = {"fp32 bs=1": lambda: predict_images(m, faces, detect=False, bs=1),
-                 f"fp32 bs={bs}": lambda: predict_images(m, faces, detect=False, bs=bs),
-                 "bf16 bs=1": lambda: predict_images(m, faces, detect=False, bs=1, precision="bf16"),
-                 f"bf16 bs={bs}": lambda: predict_images(m, faces, detect=False, bs=bs, precision="bf16")}
+        photo = {"one at a time fp32 (as before)": lambda: [Predictor(m).predict_faces(f) for f in files],
+                 "batched fp32": lambda: Predictor(m, bs=bs).predict_media(files),
+                 "one at a time bf16": lambda: [Predictor(m, precision="bf16").predict_faces(f) for f in files],
+                 "batched bf16": lambda: Predictor(m, bs=bs, precision="bf16").predict_media(files)}
+        crops = {"fp32 bs=1": lambda: Predictor(m, bs=1).predict_images(faces, detect=False),
+                 f"fp32 bs={bs}": lambda: Predictor(m, bs=bs).predict_images(faces, detect=False),
+                 "bf16 bs=1": lambda: Predictor(m, bs=1, precision="bf16").predict_images(faces, detect=False),
+                 f"bf16 bs={bs}": lambda: Predictor(m, bs=bs, precision="bf16").predict_images(faces, detect=False)}
         print(f"\n{name}")
         if comp:
-            one = lambda b: predict_images(m, faces[:b], detect=False, bs=b, precision="bf16", compile=True)
+            one = lambda b: Predictor(m, bs=b, precision="bf16", compile=True).predict_images(faces[:b], detect=False)
             tcb, _ = timed(lambda: one(bs)); tc1, _ = timed(lambda: one(1))
             print(f"  torch.compile, once per model and batch size: {tcb:.0f} s for bs={bs}, {tc1:.0f} s for bs=1")
-            photo["batched bf16 compiled"] = lambda: predict_media(m, files, bs=bs, precision="bf16", compile=True)
-            crops["bf16 bs=1 compiled"] = lambda: predict_images(m, faces, detect=False, bs=1, precision="bf16", compile=True)
-            crops[f"bf16 bs={bs} compiled"] = lambda: predict_images(m, faces, detect=False, bs=bs, precision="bf16", compile=True)
+            photo["batched bf16 compiled"] = lambda: Predictor(m, bs=bs, precision="bf16", compile=True).predict_media(files)
+            crops["bf16 bs=1 compiled"] = lambda: Predictor(m, bs=1, precision="bf16", compile=True).predict_images(faces, detect=False)
+            crops[f"bf16 bs={bs} compiled"] = lambda: Predictor(m, bs=bs, precision="bf16", compile=True).predict_images(faces, detect=False)
         ways = {**photo, **crops}
-        predict_media(m, files[:2]); predict_images(m, faces[:2], detect=False, bs=1)                  # warm-up
-        predict_images(m, faces[:2], detect=False, bs=1, precision="bf16")
+        Predictor(m).predict_media(files[:2]); Predictor(m, bs=1).predict_images(faces[:2], detect=False)          # warm-up
+        Predictor(m, bs=1, precision="bf16").predict_images(faces[:2], detect=False)
         res = {k: [] for k in ways}; out = {}
         for _ in range(repeats):                                     # interleaved
             for k, f in ways.items():
@@ -154,7 +158,7 @@ def main():
         print("  batching alone, same precision: " + "; ".join(f"{a} vs {b}: {t[b] / t[a]:.2f}x" for a, b in
               [(f"fp32 bs={bs}", "fp32 bs=1")] + same) + f"; photos batched vs one at a time, fp32: {base / t['batched fp32']:.2f}x")
         for label, kw in [("fp32", {})] + ([("bf16 compiled", dict(precision="bf16", compile=True))] if comp else []):
-            tv, fr = timed(lambda: predict_video(m, vid, bs=bs, annotate=d / "out.mp4", force=True, progress=False, **kw))
+            tv, fr = timed(lambda: Predictor(m, bs=bs, **kw).predict_video(vid, annotate=d / "out.mp4", force=True, progress=False))
             print(f"  video end to end (decode, detect, track, classify, encode), {label}: {nf / tv:.1f} frames/s "
                   f"({fr.id.notna().sum()} faces in {nf} frames, {tv:.2f} s)")
 

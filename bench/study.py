@@ -17,7 +17,7 @@ import warnings
 warnings.filterwarnings("ignore", category=FutureWarning)
 import torch
 import lhc_fer.study as S
-from lhc_fer.core import Config
+from lhc_fer.config import Config
 from optuna.trial import TrialState
 
 TINY = Config(img_size=16, width=0.125, heads=(1,) * 5, emb=(4,) * 5, epochs=4, bs=32)

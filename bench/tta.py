@@ -1,8 +1,8 @@
-"""Paper TTA: `tta_predict` (all 59 views of a batch made with one grid_sample, forwarded in batches) against loops.
+"""Paper TTA: `predict_tta` (all 59 views of a batch made with one grid_sample, forwarded in batches) against loops.
 
 Three ways to compute the same (3·p + Σ59 views)/62 probabilities with an LHC-Net (paper heads, "auto" where a head
 count does not divide a small resolution):
-  batched      lhc_fer.evaluate.tta_predict: one grid_sample per batch for all views, forwards of `bs` images
+  batched      lhc_fer.evaluate.predict_tta: one grid_sample per batch for all views, forwards of `bs` images
   per view     the original's structure (TTA_Inference): for each view, transform the batch, predict it
   per image    image by image: each view of each image transformed and predicted alone (batch 1)
 They run interleaved, best of `repeats`; the outputs are checked equal (1e-4); prints img/s and ratios.
@@ -13,7 +13,7 @@ import argparse, time, warnings
 import torch
 import torch.nn.functional as F
 from lhc_fer.core import default_device
-from lhc_fer.evaluate import PAPER_WEIGHT, apply_views, paper_tta_views, tta_predict
+from lhc_fer.evaluate import PAPER_WEIGHT, apply_views, paper_tta_views, predict_tta
 from lhc_fer.models import lhc_net
 
 
@@ -59,7 +59,7 @@ def main():
         model = lhc_net(img_size=size, heads="auto").to(dev).eval()
     x = (torch.rand(n, 1, 48, 48) * 255).to(dev)
     views = paper_tta_views()
-    ways = {"batched": lambda: tta_predict(model, x, views),
+    ways = {"batched": lambda: predict_tta(model, x, views),
             "per view": lambda: per_view(model, x, views, size),
             "per image": lambda: per_image(model, x, views, size)}
     print(f"device {dev}, LHC-Net at {size} px, {n} faces x 62 forwards, {repeats} interleaved repeats")

@@ -13,15 +13,17 @@ import torch.nn as nn
 import matplotlib.pyplot as plt
 import seaborn as sns
 from safetensors.numpy import load_file, save_file
-from .core import EMOTION_COLORS, LhcFerError, progress, atomic_path, class_names, eval_mode, hard_labels, model_device, save_figure
+from .config import EMOTION_COLORS, LhcFerError
+from .outputs import atomic_path
+from .core import progress, class_names, hard_labels, model_device, save_figure
 from .models import lhc_modules
-from .data import FerData, load_fer
+from .data import FerData
+from .loaders import load_fer
 from .attention import AttentionMaps, capture_attention
-from .explain import ablated_probs
 
 # %% auto #0
 __all__ = ['GRID3', 'grid_regions', 'region_labels', 'head_region_fractions', 'MeanMaps', 'attention_stats',
-           'plot_head_class_grid', 'plot_entropy_distribution', 'class_head_importance', 'plot_class_head_importance']
+           'plot_head_class_grid', 'plot_entropy_distribution']
 
 # %% ../nbs/11_analysis.ipynb #691a019c
 GRID3 = ("top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right")
@@ -243,47 +245,4 @@ def plot_entropy_distribution(stats:pd.DataFrame, # `attention_stats` table
     ax.set_ylabel("entropy / log C (1 = uniform)"); ax.set_xlabel("")
     if "class" in d: ax.legend(fontsize=6, ncol=2, loc="lower right")
     ax.set_title("how spread out is each head's attention?", fontsize=10); fig.tight_layout()
-    return save_figure(fig, save)
-
-# %% ../nbs/11_analysis.ipynb #d2bcda14
-def class_head_importance(model:nn.Module, # a classifier holding LHC modules
-                          data,             # as for `attention_stats`
-                          split:str|None="valid", # which split
-                          bs:int=64,        # images per forward
-                          metric:str="prob_drop", # "prob_drop" (true-class probability) or "acc_drop" (accuracy)
-                          mode:str="zero"   # ablation: "zero" removes the head, "mean" replaces it by its batch mean
-                         ) -> pd.DataFrame:
-    "Class x head table: mean drop of `metric` per true class when each head of each LHC module is ablated."
-    if metric not in ("prob_drop", "acc_drop"): raise LhcFerError(f"class_head_importance: metric must be 'prob_drop' or 'acc_drop', got {metric!r}")
-    mods = lhc_modules(model)
-    if not mods: raise LhcFerError(f"class_head_importance: {type(model).__name__} has no LHC module")
-    x, y, classes, _, _ = _faces(data, split, "class_head_importance")
-    dev, idx = model_device(model), torch.arange(len(y))
-    with eval_mode(model), torch.no_grad(): p0 = torch.cat([model(x[i:i + bs].to(dev)).float().softmax(1).cpu() for i in range(0, len(x), bs)])
-    score = lambda p: (p[idx, y] if metric == "prob_drop" else (p.argmax(1) == y).float()).numpy()   # (N,)
-    cols = {}
-    for name, m in progress(list(mods.items()), label="class_head_importance", unit="modules"):
-        for h in range(m.heads):
-            pa = torch.cat([ablated_probs(model, x[i:i + bs], m, h, mode) for i in range(0, len(x), bs)])   # one forward per batch
-            cols[f"{name} h{h}"] = score(p0) - score(pa)
-    gn = classes or class_names(model, None, p0.shape[1])
-    lab = pd.Series([gn[k] for k in y.numpy()], name="class")
-    t = pd.DataFrame(cols).groupby(lab, sort=False).mean()
-    t = t.loc[[c for c in gn if c in t.index]]
-    t.columns.name = "head"
-    t.attrs.update(metric=metric, mode=mode, split=str(split), n=lab.value_counts().to_dict(),
-                   base=pd.Series(score(p0)).groupby(lab).mean().to_dict())
-    return t
-
-# %% ../nbs/11_analysis.ipynb #28e9b079
-def plot_class_head_importance(table:pd.DataFrame, # a `class_head_importance` table
-                               save=None          # path to write (.png/.svg/.pdf)
-                              ):
-    "Diverging heatmap of the class x head importance table (red: the class loses when the head is removed)."
-    v = float(np.nanmax(np.abs(table.values))) or 1.0
-    fig, ax = plt.subplots(figsize=(0.45 * table.shape[1] + 2.2, 0.32 * table.shape[0] + 1.2))
-    sns.heatmap(table, ax=ax, cmap="vlag", vmin=-v, vmax=v, annot=table.size <= 120, fmt=".2f", annot_kws=dict(fontsize=6),
-                cbar_kws=dict(label={"prob_drop": "true-class probability drop", "acc_drop": "accuracy drop"}.get(table.attrs.get("metric"), "drop")))
-    ax.set_ylabel(""); ax.tick_params(labelsize=7)
-    ax.set_title(f"head ablation ({table.attrs.get('mode', 'zero')}) per class", fontsize=10); fig.tight_layout()
     return save_figure(fig, save)

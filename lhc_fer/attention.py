@@ -17,7 +17,9 @@ import torch.nn.functional as F
 import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
-from .core import LhcFerError, atomic_path, eval_mode, as_batch, face_image, save_figure, upsample
+from .config import LhcFerError
+from .outputs import atomic_path
+from .core import eval_mode, as_batch, face_image, save_figure, upsample
 from .lhc import LHC
 from .models import lhc_modules
 

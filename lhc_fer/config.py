@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_config.ipynb #08182d3e
 from __future__ import annotations
-import errno, json, os, re, typing
+import errno, json, os, re, sys, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'PIXEL_RANGE', 'PRECISIONS', 'EMOTION_COLORS', 'ATTENTIONS', 'WRITE_ERRORS', 'LhcFerError', 'Config',
-           'config_docs', 'write_error', 'one_line']
+           'config_docs', 'write_error', 'one_line', 'error_line', 'notice']
 
 # %% ../nbs/00_config.ipynb #5a02372f
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -90,13 +90,9 @@ class Config:
         if not isinstance(d, dict): raise LhcFerError(f"{where}: expected a JSON object of Config keys, got {type(d).__name__}")
         return cls.from_dict(d, where)
 
-    def to_json(self, path=None): # where to write; None returns the string
-        "The config as JSON (every field, and `given`: the ones the user set), written atomically to `path` when given."
-        s = json.dumps({**asdict(self), "given": sorted(self.given)}, indent=2)
-        if path is not None:
-            from lhc_fer.core import atomic_path        # the output policy lives in core (torch); saving is rare
-            with atomic_path(path) as tmp: Path(tmp).write_text(s)
-        return s
+    def to_json(self):
+        "The config as JSON: every field, and `given` (the ones the user set)."
+        return json.dumps({**asdict(self), "given": sorted(self.given)}, indent=2)
 
     def replace(self, **kw):
         "A copy with some fields changed (checked like `from_dict`); the changed fields count as given."
@@ -158,3 +154,14 @@ def one_line(msg:str # a message, maybe naming files with odd characters
     "`msg` on one printable line: control characters and undecodable bytes escaped (\\n, \\x1b, \\udcff)."
     s = str(msg).encode("utf-8", "backslashreplace").decode("utf-8")        # lone surrogates from non-UTF-8 names
     return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in s)
+
+# %% ../nbs/00_config.ipynb #7fd0435a
+def error_line(e:BaseException) -> str:
+    "An exception as one short line: its type and the first line of its message (for \"cannot read X (...)\")."
+    msg = (str(e).strip().splitlines() or [""])[0][:200]
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+# %% ../nbs/00_config.ipynb #52390259
+def notice(msg:str): # one line: what was found and what was done about it
+    "Tell the user, on stderr, about something the kit repaired or decided on its own (never silently)."
+    print(f"lhc-fer: {one_line(msg)}", file=sys.stderr, flush=True)

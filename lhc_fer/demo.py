@@ -8,9 +8,14 @@ import json, time
 from pathlib import Path
 import numpy as np
 import torch
-from .core import Config, LhcFerError, atomic_path, check_out_dir, prepare_out_dir, save_figure
-from .data import synthetic_faces, write_fer2013_csv, load_fer
-from .models import load_model, lhc_modules
+from .config import Config, LhcFerError
+from .outputs import atomic_path, check_out_dir, prepare_out_dir
+from .core import save_figure
+from .data import write_fer2013_csv
+from .synthetic import synthetic_faces
+from .loaders import load_fer
+from .models import lhc_modules
+from .checkpoint import load_model
 from .train import train_fast
 from .evaluate import evaluate, plot_history
 from .attention import capture_attention, plot_head_heatmaps

@@ -13,15 +13,16 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import (EMOTION_COLORS, EMOTIONS, LhcFerError, OutputSet, as_batch, check_out_file, check_outputs, class_names, eval_mode,
-                          hard_labels, model_device, notice, progress, save_figure)
-from .data import load_fer
-from .models import load_run, resolve_weights
-from .weights import file_sha256
+from .config import EMOTION_COLORS, EMOTIONS, LhcFerError, notice
+from .outputs import OutputSet, check_out_file, check_outputs
+from .core import as_batch, class_names, eval_mode, hard_labels, model_device, progress, save_figure
+from .loaders import load_fer
+from .checkpoint import load_run, resolve_weights
+from .checkpoint import file_sha256
 
 # %% auto #0
 __all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'EVAL_FILES', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views',
-           'input_size', 'tta_views', 'tta_predict', 'classification_metrics', 'plot_confusion', 'run_histories',
+           'input_size', 'tta_views', 'predict_tta', 'classification_metrics', 'plot_confusion', 'run_histories',
            'plot_history', 'split_probs', 'evaluate', 'interpret', 'trained_on', 'warn_synthetic', 'cli_eval']
 
 # %% ../nbs/06_evaluate.ipynb #d89e2f94
@@ -119,7 +120,7 @@ def tta_views(tta:str|None # None/"none", "flip" or "paper"
     raise LhcFerError(f"unknown tta {tta!r}; choices: none, flip, paper")
 
 # %% ../nbs/06_evaluate.ipynb #dd97a493
-def tta_predict(model:nn.Module, # classifier returning logits
+def predict_tta(model:nn.Module, # classifier returning logits
                 x, # (B, 1|3, H, W) or (B, H, W) pixels in 0-255 (tensor or array; kept where it is, sent to the device per batch)
                 views:list|None=None, # `View`s to average (None: `paper_tta_views()`)
                 weight:float=PAPER_WEIGHT, # weight of the untransformed image
@@ -130,7 +131,7 @@ def tta_predict(model:nn.Module, # classifier returning logits
                ) -> torch.Tensor:
     "Class probabilities (B, K): (weight · p(image) + Σ p(view)) / (weight + len(views)), views batched on the device."
     views = paper_tta_views() if views is None else list(views)
-    x, dev = as_batch(x, where="tta_predict"), model_device(model)            # x on the CPU
+    x, dev = as_batch(x, where="predict_tta"), model_device(model)            # x on the CPU
     size = size or input_size(model)
     def probs(t): return torch.cat([model(c).float().softmax(-1) for c in t.split(bs)])
     out = []
@@ -190,7 +191,7 @@ def plot_confusion(cm, # (K, K) counts, rows true, columns predicted
 
 # %% ../nbs/06_evaluate.ipynb #775e6073
 def _numbers(p):
-    from lhc_fer.train import read_history                     # imported when needed: fastai is slow to import
+    from lhc_fer.train import read_history  # imported when needed: fastai is slow to import
     return read_history(p).drop(columns=["time"], errors="ignore")
 
 def run_histories(src # a history.csv, or a run folder with <stage>/history.csv
@@ -252,7 +253,7 @@ def split_probs(model:nn.Module, # classifier returning logits
     sub = _subset(data, split)
     if len(sub) == 0: raise LhcFerError(f"{getattr(data, 'source', 'data')}: split {split!r} is empty")
     views, w = tta_views(tta)
-    probs = tta_predict(model, torch.from_numpy(np.asarray(sub.images))[:, None], views, w, bs, label=f"eval {split or 'all'}").numpy()
+    probs = predict_tta(model, torch.from_numpy(np.asarray(sub.images))[:, None], views, w, bs, label=f"eval {split or 'all'}").numpy()
     y = hard_labels(np.asarray(sub.labels))
     names = class_names(model, data, probs.shape[1])
     if probs.shape[1] != len(names):

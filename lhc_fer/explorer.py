@@ -16,7 +16,9 @@ from jupyter_core.paths import jupyter_config_path
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
-from .core import LhcFerError, as_batch, atomic_path, eval_mode, hard_labels, model_device, notice, seed_everything, upsample
+from .config import LhcFerError, notice
+from .outputs import atomic_path
+from .core import as_batch, eval_mode, hard_labels, model_device, seed_everything, upsample
 
 # %% auto #0
 __all__ = ['OVERLAYS', 'FACE_IN', 'HEAT_IN', 'STYLE', 'APP_CODE', 'HOST_STAGES', 'VOILA_CONFIG', 'fig_png', 'show_png', 'LRU',
@@ -182,7 +184,7 @@ def _panel(size): # a figure's (width, height) in inches
 def photo_array(src, # image bytes (an upload), a path, or an image array
                 name:str="photo" # its name in messages
                ) -> np.ndarray:
-    "An uploaded or saved photo as an array `lhc_fer.faces.face_input` takes."
+    "An uploaded or saved photo as an array `lhc_fer.predict.face_input` takes."
     from lhc_fer.data import read_image
     if isinstance(src, (bytes, bytearray, memoryview)):
         from PIL import Image, UnidentifiedImageError
@@ -226,7 +228,7 @@ class ImagePicker:
 
     def add(self, src, name:str="photo") -> np.ndarray: # bytes, a path or an array; its name in messages
         "Find the largest face in `src` (the predict path's detector and crop), show it, and return the 48 px face."
-        from lhc_fer.faces import face_input
+        from lhc_fer.predict import face_input
         self.photos.append((name, np.ascontiguousarray(face_input(photo_array(src, name), name, detect=True), np.uint8)))
         self._show(len(self.photos) - 1)
         return self.photos[-1][1]
@@ -504,8 +506,10 @@ def host_of(model # the model as given: a run folder, a stage folder or a checkp
     return None
 
 # %% ../nbs/12_explorer.ipynb #3abd321e
-from .data import fer_dls, load_fer, synthetic_faces
-from .models import lhc_from_host, load_model, load_run, resnet34v2
+from .synthetic import synthetic_faces
+from .loaders import fer_dls, load_fer
+from .models import lhc_from_host, resnet34v2
+from .checkpoint import load_model, load_run
 from .train import lhc_learner
 
 def _fit_faces(faces, n, seed): # at most n train faces and n // 5 valid ones, drawn with `seed`
@@ -564,7 +568,7 @@ def check_port(port:int # the --port value (0: any free port)
     return port
 
 # %% ../nbs/12_explorer.ipynb #947491b6
-from .models import resolve_weights
+from .checkpoint import resolve_weights
 
 def check_model(model # the model argument: a run folder, a stage folder or a .safetensors; None: none given
                ) -> Path|None:

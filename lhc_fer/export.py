@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-from .core import LhcFerError, atomic_path, check_out_file, check_outputs, class_names, eval_mode, model_device
+from .config import LhcFerError
+from .outputs import atomic_path, check_out_file, check_outputs
+from .core import class_names, eval_mode, model_device
 from .data import FACE_SIZE
 from .evaluate import input_size
-from .models import load_run, resolve_weights
+from .checkpoint import load_run, resolve_weights
 
 # %% auto #0
 __all__ = ['export_onnx', 'onnx_max_error', 'cli_export']

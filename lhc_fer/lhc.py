@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .core import LhcFerError
+from .config import LhcFerError
 
 # %% auto #0
 __all__ = ['valid_heads', 'LHC']

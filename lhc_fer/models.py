@@ -4,27 +4,24 @@
 
 # %% ../nbs/02_models.ipynb #ab7dd09b
 from __future__ import annotations
-import contextlib, json, math, os, pickle, stat, sys, warnings, zipfile
+import contextlib, functools, math, sys, warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import lhc_fer
-from timm.layers import EcaModule, SEModule
+from timm.layers import EcaModule, SEModule, register_notrace_module
 from timm.layers.cbam import CbamModule
-from .core import OutputSet, write_error, ATTENTIONS, EMOTIONS, PIXEL_RANGE, Config, LhcFerError, atomic_path, eval_mode
+from .config import ATTENTIONS, PIXEL_RANGE, Config, LhcFerError
+from .core import eval_mode
 from .lhc import LHC, valid_heads
 
 # %% auto #0
-__all__ = ['BN_EPS', 'BN_MOMENTUM', 'STAGES', 'OUR_WEIGHTS', 'PLACES', 'PAPER_HEADS', 'PAPER_EMB', 'SLOT', 'ST_DTYPES',
-           'MAX_HEADER', 'NOT_PLAIN', 'ARCHS', 'MAX_SIDECAR', 'FILE_ARGS', 'ATTENTION_MODULES', 'lhc_resnet34',
+__all__ = ['BN_EPS', 'BN_MOMENTUM', 'STAGES', 'PLACES', 'PAPER_HEADS', 'PAPER_EMB', 'SLOT', 'ATTENTION_MODULES', 'lhc_resnet34',
            'InputAdapter', 'bn', 'ShiftBN', 'PreActUnit', 'widths', 'ResNet34v2', 'resnet34v2', 'lhc_places',
-           'resolve_heads', 'LhcAfter', 'lhc_modules', 'attention_modules', 'LhcNet', 'lhc_net', 'add_controller',
-           'freeze_bn', 'controller_only', 'lhc_from_host', 'regular_size', 'safetensors_header', 'read_state',
-           'load_weights', 'save_model', 'load_model', 'resolve_weights', 'load_run', 'AttentionNet', 'attention_net',
+           'resolve_heads', 'LhcAfter', 'lhc_modules', 'unwrap_model', 'attention_modules', 'LhcNet', 'lhc_net',
+           'add_controller', 'freeze_bn', 'controller_only', 'lhc_from_host', 'AttentionNet', 'attention_net',
            'attention_from_host', 'model_from_config', 'feature_shapes', 'add_lhc', 'ModelReport', 'model_report']
 
 # %% ../nbs/02_models.ipynb #af4cf18c
@@ -195,23 +192,12 @@ class ResNet34v2(nn.Module):
         self.n_classes = self.num_classes = int(num_classes)
 
 # %% ../nbs/02_models.ipynb #8217ce62
-OUR_WEIGHTS = (".safetensors", ".pt", ".pth", ".bin")  # lhc_fer's own checkpoint files; anything else is an original's
-
-def _load_host(model, src):
-    "Fill `model`'s host part from our host checkpoint, or from an original host file (its dense head then stays fresh)."
-    if isinstance(src, dict) or Path(src).suffix in OUR_WEIGHTS: return load_weights(model, src, host_only=True)
-    from .weights import load_pretrained                                  # the original's formats live downstream
-    load_pretrained(model, src)
-    return model
-
 def resnet34v2(n_classes:int=7, # number of output logits
                img_size:int=224, # inputs of any size are resized to img_size on the device
-               width:float=1.0, # multiplier of the filters (64-512) and dense sizes (4096, 1024); 1 is the paper's
-               pretrained=None # qubvel's ImageNet ResNet34 .h5 (backbone; the head starts fresh), or a resnet34v2 checkpoint
+               width:float=1.0 # multiplier of the filters (64-512) and dense sizes (4096, 1024); 1 is the paper's
               ) -> ResNet34v2:
     "The paper's host network: a pre-activation ResNet34 with a 4096-1024 dense head, returning logits."
-    m = ResNet34v2(n_classes, img_size, width)
-    return m if pretrained is None else _load_host(m, pretrained)
+    return ResNet34v2(n_classes, img_size, width)
 
 # %% ../nbs/02_models.ipynb #cd5d89ff
 PLACES = ("stem", "stage1", "stage2", "stage3", "stage4")
@@ -297,10 +283,10 @@ def _insert_lhc(model, places:dict, heads, emb, **lhc_kw):
 # %% ../nbs/02_models.ipynb #2a5516bd
 def lhc_modules(model:nn.Module) -> OrderedDict:
     "Every LHC module of `model`: ordered {qualified name: LHC}."
-    model = _unwrap(model)
+    model = unwrap_model(model)
     return OrderedDict((n, m) for n, m in model.named_modules() if isinstance(m, LHC))
 
-def _unwrap(model):
+def unwrap_model(model):
     "The plain module inside a torch.compile or DDP wrapper."
     while True:
         if hasattr(model, "_orig_mod"): model = model._orig_mod
@@ -310,7 +296,7 @@ def _unwrap(model):
 # %% ../nbs/02_models.ipynb #511e7073
 def attention_modules(model:nn.Module) -> OrderedDict:
     "Every inserted attention module of `model` (LHC, timm's SE/ECA/CBAM, or Identity): ordered {qualified name: module}."
-    model = _unwrap(model)
+    model = unwrap_model(model)
     return OrderedDict((n, m) for n, m in model.named_modules() if n.rpartition(".")[2] == SLOT or isinstance(m, LHC))
 
 # %% ../nbs/02_models.ipynb #8d92953d
@@ -351,12 +337,10 @@ def lhc_net(n_classes:int=7, # number of output logits
             kernel_size=3, # value conv kernel
             norm_c=1.0, # score divisor is emb**(norm_c + p)
             controller=None, # None, or initial controller scalars w, e.g. (0, 0, 0, -1, -0.5)
-            host_weights=None, # a trained resnet34v2 checkpoint (backbone and head), or an ImageNet ResNet34 .h5 (backbone)
             width:float=1.0 # the host's width multiplier (1: the paper's 64-512 filters)
            ) -> LhcNet:
     "The paper's LHC-Net: `resnet34v2` with five LHC modules on the residual stream; returns logits."
-    m = LhcNet(n_classes, img_size, heads, emb, pool_size, kernel_size, norm_c, controller, width)
-    return m if host_weights is None else _load_host(m, host_weights)
+    return LhcNet(n_classes, img_size, heads, emb, pool_size, kernel_size, norm_c, controller, width)
 
 # %% ../nbs/02_models.ipynb #4cd3e3d7
 def add_controller(model:nn.Module, # a model holding LHC modules
@@ -376,16 +360,17 @@ class _FrozenBN:
     def _check_input_dim(self, x):                                     # as ShiftBN: no Python shape check while tracing
         if not _tracing(x): super()._check_input_dim(x)
 
-_frozen_cache = {}
+@functools.cache
+def _frozen_class(cls:type) -> type:
+    "The frozen subclass of a BatchNorm class, made once per class."
+    return type(f"Frozen{cls.__name__}", (_FrozenBN, cls), {"__module__": __name__})
 
 
 # %% ../nbs/02_models.ipynb #2ab95997
 def freeze_bn(m:nn.Module) -> nn.Module:
     "Keep the BatchNorm `m` in eval mode for good (its class becomes a frozen subclass; state dict unchanged)."
     cls = type(m)
-    if not issubclass(cls, _FrozenBN):
-        if cls not in _frozen_cache: _frozen_cache[cls] = type(f"Frozen{cls.__name__}", (_FrozenBN, cls), {"__module__": __name__})
-        m.__class__ = _frozen_cache[cls]
+    if not issubclass(cls, _FrozenBN): m.__class__ = _frozen_class(cls)
     return m.eval()
 
 
@@ -399,263 +384,32 @@ def controller_only(model:nn.Module, # a model holding LHC modules
     if any(m.controller is None for m in ls.values()): add_controller(model, init)
     for p in model.parameters(): p.requires_grad_(False)
     for m in ls.values(): m.controller.requires_grad_(True)
-    for m in _unwrap(model).modules():
+    for m in unwrap_model(model).modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm): freeze_bn(m)
     return model
 
 # %% ../nbs/02_models.ipynb #f3e359d3
+def _copy_host(m:nn.Module, host:nn.Module):
+    "Copy `host`'s tensors into `m`, a model of the same host with attention modules added (those stay fresh)."
+    missing, unexpected = m.load_state_dict(host.state_dict(), strict=False)
+    att = tuple(n + "." for n in attention_modules(m))
+    if unexpected or any(not k.startswith(att) for k in missing):     # built from the host's own sizes: cannot happen
+        raise LhcFerError(f"{type(m).__name__}: the host's tensors do not fit ({(unexpected or missing)[0]!r})")
+
 def lhc_from_host(host:ResNet34v2, # a trained resnet34v2
                   **lhc_kw # lhc_net arguments (heads, emb, pool_size, kernel_size, norm_c, controller)
                  ) -> LhcNet:
     "An LHC-Net whose backbone and head are copies of `host`'s (LHC modules freshly initialised)."
-    host = _unwrap(host)
+    host = unwrap_model(host)
     if not isinstance(host, ResNet34v2) or lhc_modules(host):
         raise LhcFerError(f"lhc_from_host: expected a resnet34v2 host without LHC modules, got {type(host).__name__}")
-    bad = {"n_classes", "img_size", "host_weights", "width"} & set(lhc_kw)
+    bad = {"n_classes", "img_size", "width"} & set(lhc_kw)
     if bad: raise LhcFerError(f"lhc_from_host: {sorted(bad)} come from the host; pass only LHC arguments")
     p = next(host.parameters())
     m = lhc_net(host.n_classes, host.img_size, width=host.width, **lhc_kw).to(p.device)
-    load_weights(m, host.state_dict(), host_only=True)
+    _copy_host(m, host)
     m.classes = host.classes
     return m
-
-# %% ../nbs/02_models.ipynb #5b343fd2
-ST_DTYPES = dict(BOOL=1, U8=1, I8=1, F8_E5M2=1, F8_E4M3=1, I16=2, U16=2, F16=2, BF16=2, I32=4, U32=4, F32=4,
-                 I64=8, U64=8, F64=8)  # safetensors dtype → bytes per element
-MAX_HEADER = 100_000_000  # bytes: safetensors' own limit on its JSON header
-
-def _why(e) -> str:
-    "An exception as one short line: its type and the first line of its message."
-    msg = (str(e).strip().splitlines() or [""])[0][:200]
-    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
-
-def regular_size(path, # a file about to be read
-                 what:str="weights file" # what it should be, for messages
-                ) -> int:
-    "The size of the regular file `path`; one line if it is missing, a folder, a device or a pipe."
-    p = Path(path)
-    try: st = os.stat(p)
-    except FileNotFoundError: raise LhcFerError(f"{p}: no such {what}") from None
-    except (OSError, ValueError) as e: raise LhcFerError(f"{p}: cannot read the {what} ({_why(e)})") from e
-    if not stat.S_ISREG(st.st_mode): raise LhcFerError(f"{p}: not a regular file (a folder, device or pipe); expected a {what}")
-    return st.st_size
-
-# %% ../nbs/02_models.ipynb #7a3dcdd0
-def safetensors_header(path # a .safetensors file
-                      ) -> tuple:
-    "The checked header of a .safetensors file, read without its data: ({name: (dtype, shape)}, metadata)."
-    p = Path(path); size = regular_size(p)
-    if size < 8: raise LhcFerError(f"{p}: {size} bytes, too short for a safetensors file (its 8-byte header length)")
-    with open(p, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        if n > size - 8: raise LhcFerError(f"{p}: safetensors header declares {n} bytes, but the file holds {size - 8} after its length (cut short, or not safetensors)")
-        if n > MAX_HEADER: raise LhcFerError(f"{p}: safetensors header declares {n} bytes; lhc_fer reads at most {MAX_HEADER}")
-        raw = f.read(n)
-    try: hdr = json.loads(raw)
-    except (ValueError, RecursionError) as e: raise LhcFerError(f"{p}: safetensors header is not valid JSON ({_why(e)})") from e
-    if not isinstance(hdr, dict): raise LhcFerError(f"{p}: safetensors header is a JSON {type(hdr).__name__}, not an object")
-    meta = hdr.pop("__metadata__", None) or {}
-    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-        raise LhcFerError(f"{p}: safetensors __metadata__ is not a map of strings")
-    data, out, spans = size - 8 - n, {}, []
-    for k, v in hdr.items():
-        where = f"{p}: tensor {k!r}"
-        dt, shape, offs = (v.get("dtype"), v.get("shape"), v.get("data_offsets")) if isinstance(v, dict) else (None,) * 3
-        if dt not in ST_DTYPES: raise LhcFerError(f"{where}: dtype {dt!r} is not a safetensors dtype ({', '.join(ST_DTYPES)})")
-        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-            raise LhcFerError(f"{where}: shape {shape!r} is not a list of sizes")
-        if not (isinstance(offs, list) and len(offs) == 2 and all(type(o) is int for o in offs) and 0 <= offs[0] <= offs[1] <= data):
-            raise LhcFerError(f"{where}: data_offsets {offs!r} do not lie within the file's {data} data bytes (cut short?)")
-        need = math.prod(shape) * ST_DTYPES[dt]
-        if offs[1] - offs[0] != need: raise LhcFerError(f"{where}: {dt} {tuple(shape)} needs {need} bytes, but its data_offsets span {offs[1] - offs[0]}")
-        out[k] = (dt, tuple(shape)); spans.append((offs[0], offs[1], k))
-    pos = 0
-    for b, e, k in sorted(spans):
-        if b != pos: raise LhcFerError(f"{p}: tensor {k!r} starts at data byte {b}, expected {pos} (tensors overlap or leave a gap)")
-        pos = e
-    if pos != data: raise LhcFerError(f"{p}: its tensors cover {pos} of the file's {data} data bytes (trailing bytes: damaged?)")
-    return out, meta
-
-# %% ../nbs/02_models.ipynb #a66d26dd
-NOT_PLAIN = ("not a plain tensor checkpoint (it holds Python objects that lhc_fer will not unpickle); "
-             "save a state dict of tensors with safetensors")
-
-def _read_pt(p:Path, size:int) -> dict:
-    "A PyTorch zip checkpoint's state dict: zip sizes bounded by the file, then `torch.load(weights_only=True, mmap=True)`."
-    try:
-        if not zipfile.is_zipfile(p):                                    # the legacy format allocates what its pickle declares
-            raise LhcFerError(f"{p}: not a zip-format PyTorch file (torch.save's format since torch 1.6); re-save it, or use safetensors")
-        with zipfile.ZipFile(p) as z: declared = sum(i.file_size for i in z.infolist())
-    except LhcFerError: raise
-    except Exception as e: raise LhcFerError(f"{p}: damaged PyTorch zip file ({_why(e)})") from e
-    if declared > size: raise LhcFerError(f"{p}: its zip entries declare {declared} bytes, more than the file's {size} (damaged, or a zip bomb)")
-    try:
-        with warnings.catch_warnings():                                  # a damaged pickle's protocol: torch warns, then fails
-            warnings.simplefilter("ignore", UserWarning)
-            sd = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
-    except pickle.UnpicklingError as e: raise LhcFerError(f"{p}: {NOT_PLAIN}") from e
-    except Exception as e: raise LhcFerError(f"{p}: cannot read weights ({_why(e)})") from e
-    for k in ("model", "state_dict"):                                 # fastai's learn.save with optimizer
-        if isinstance(sd, dict) and isinstance(sd.get(k), dict): sd = sd[k]; break
-    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
-        raise LhcFerError(f"{p}: not a state dict of tensors")
-    return sd
-
-def read_state(src) -> dict:
-    "A state dict from a .safetensors file (its header checked first), or a zip .pt/.pth/.bin read with `torch.load(weights_only=True)`."
-    p = Path(src); size = regular_size(p)
-    if p.suffix == ".safetensors":
-        from safetensors.torch import load_file
-        safetensors_header(p)
-        try: return load_file(str(p))
-        except Exception as e: raise LhcFerError(f"{p}: cannot read weights ({_why(e)})") from e
-    if p.suffix in (".pt", ".pth", ".bin"): return _read_pt(p, size)
-    raise LhcFerError(f"{p}: unknown weights format {p.suffix!r}; expected .safetensors, .pt or .pth")
-
-# %% ../nbs/02_models.ipynb #3ee8b5b2
-def _is_lhc_key_of(model):
-    "A function telling whether a state-dict key belongs to one of `model`'s attention modules (LHC or another)."
-    pre = tuple(n + "." for n in attention_modules(model))
-    return lambda k: k.startswith(pre)
-
-def _check_state(where:str, model:nn.Module, shapes:dict, host_only:bool=False):
-    "Check a weight source's {name: shape} against `model`'s state dict: every tensor there once, at its shape."
-    own, is_lhc = model.state_dict(), _is_lhc_key_of(model)
-    if host_only:
-        extra = [k for k in shapes if is_lhc(k) or ".lhc." in k]
-        if extra: raise LhcFerError(f"{where}: holds LHC tensors (e.g. {extra[0]!r}): not a host checkpoint; use load_model")
-    for k, v in own.items():
-        if host_only and is_lhc(k): continue
-        if k not in shapes:
-            raise LhcFerError(f"{where}: tensor {k!r} (shape {tuple(v.shape)} in the model {type(model).__name__}) "
-                              f"is missing from the weights")
-        if tuple(shapes[k]) != tuple(v.shape):
-            raise LhcFerError(f"{where}: tensor {k!r} has shape {tuple(shapes[k])} in the weights but "
-                              f"{tuple(v.shape)} in the model {type(model).__name__}")
-    extra = [k for k in shapes if k not in own]
-    if extra: raise LhcFerError(f"{where}: tensor {extra[0]!r} (shape {tuple(shapes[extra[0]])}) is not in the "
-                                f"model {type(model).__name__} ({len(extra)} unexpected tensors)")
-
-# %% ../nbs/02_models.ipynb #bde872f7
-def load_weights(model:nn.Module, # the model to fill (in place)
-                 src, # a path (.safetensors, .pt, .pth) or a state dict
-                 host_only:bool=False # fill only the non-attention tensors; the source must not hold LHC tensors
-                ) -> nn.Module:
-    "Load `src` into `model` after checking every tensor's name and shape (a safetensors file's before its data is read)."
-    where, model, sd = str(src) if not isinstance(src, dict) else "state dict", _unwrap(model), None
-    if isinstance(src, dict):
-        bad = next((k for k, v in src.items() if not isinstance(v, torch.Tensor)), None)
-        if bad is not None: raise LhcFerError(f"state dict: {bad!r} is a {type(src[bad]).__name__}, not a tensor")
-        sd = src; shapes = {k: tuple(v.shape) for k, v in sd.items()}
-    elif Path(src).suffix == ".safetensors": shapes = {k: s for k, (_, s) in safetensors_header(src)[0].items()}
-    else: sd = read_state(src); shapes = {k: tuple(v.shape) for k, v in sd.items()}
-    _check_state(where, model, shapes, host_only)
-    if sd is None: sd = read_state(src)
-    try: model.load_state_dict(sd, strict=not host_only)
-    except RuntimeError as e: raise LhcFerError(f"{where}: cannot load into {type(model).__name__} ({_why(e)})") from e
-    return model
-
-# %% ../nbs/02_models.ipynb #7270c73d
-ARCHS = {}  # architecture name → builder, for load_model
-
-def _json_safe(v):
-    if isinstance(v, tuple): return [_json_safe(a) for a in v]
-    if isinstance(v, list): return [_json_safe(a) for a in v]
-    return v
-
-def save_model(model:nn.Module, # an lhc_fer model (resnet34v2, lhc_net, timm-registered ones)
-               path, # the .safetensors file to write; the sidecar is path.with_suffix(".json")
-               classes=None # class names; default: model.classes, or EMOTIONS for 7 classes
-              ) -> Path:
-    "Write weights (safetensors) and a JSON sidecar (architecture, constructor args, classes, version), atomically, as a pair."
-    from safetensors.torch import save_file
-    model, path = _unwrap(model), Path(path)
-    if path.suffix != ".safetensors": raise LhcFerError(f"{path}: save_model writes safetensors; name the file *.safetensors")
-    arch = getattr(model, "arch", None)
-    if arch not in ARCHS: raise LhcFerError(f"save_model: cannot describe a {type(model).__name__} for rebuilding "
-                                            f"(known architectures: {sorted(ARCHS)}); save its state_dict with safetensors instead")
-    args = {k: _json_safe(v) for k, v in model.arch_args.items()}
-    classes = classes if classes is not None else getattr(model, "classes", None)
-    if classes is None and args.get("n_classes") == len(EMOTIONS): classes = EMOTIONS
-    if classes is not None and len(classes) != args.get("n_classes", len(classes)):
-        raise LhcFerError(f"save_model: {len(classes)} class names for a model with {args['n_classes']} outputs")
-    meta = dict(format="lhc_fer", arch=arch, args=args, classes=None if classes is None else list(classes),
-                version=lhc_fer.__version__, torch=torch.__version__, weights=path.name)
-    sd, text = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, json.dumps(meta, indent=2)
-    with OutputSet() as o:                                                        # a pair: renamed only when both are written
-        tw, tj = o.path(path), o.path(path.with_suffix(".json"))
-        try: save_file(sd, str(tw), metadata={"lhc_fer": json.dumps(meta)})
-        except Exception as e: raise write_error(e, path) from e                 # each failure names its own file
-        try: tj.write_text(text)
-        except OSError as e: raise write_error(e, path.with_suffix(".json")) from e
-    return path
-
-# %% ../nbs/02_models.ipynb #2b6b742b
-MAX_SIDECAR = 16 << 20  # bytes: a model's JSON sidecar is a few KB
-FILE_ARGS = ("host_weights", "pretrained")  # builder arguments that name files: never taken from a checkpoint's record
-
-def _model_meta(path:Path, side:Path) -> tuple:
-    "The checked architecture record of a checkpoint, from its sidecar or the lhc_fer metadata inside a .safetensors: (meta, where)."
-    if os.path.exists(side):
-        if (n := regular_size(side, "model sidecar")) > MAX_SIDECAR: raise LhcFerError(f"{side}: {n} bytes; a model sidecar is a few KB")
-        text, src = side.read_bytes(), side
-    elif path.suffix == ".safetensors":
-        text, src = safetensors_header(path)[1].get("lhc_fer"), path
-        if text is None: raise LhcFerError(f"{path}: no sidecar {side.name} and no lhc_fer metadata: not a model lhc-fer wrote (convert an original with lhc-fer convert)")
-    else: raise LhcFerError(f"{path}: no sidecar {side.name}: not a model lhc-fer wrote (convert an original with lhc-fer convert)")
-    try: meta = json.loads(text)
-    except json.JSONDecodeError as e: raise LhcFerError(f"{src}:{e.lineno}: not valid JSON ({e.msg})") from e
-    except (ValueError, RecursionError) as e: raise LhcFerError(f"{src}: not valid JSON ({_why(e)})") from e
-    arch = meta.get("arch") if isinstance(meta, dict) else None
-    if arch is None: raise LhcFerError(f"{src}: not an lhc_fer model file: no architecture (give a model.safetensors or its .json)")
-    if not isinstance(arch, str) or arch not in ARCHS: raise LhcFerError(f"{src}: unknown architecture {arch!r}; known: {sorted(ARCHS)}")
-    args, classes = meta.get("args", {}), meta.get("classes")
-    if not isinstance(args, dict) or set(FILE_ARGS) & set(args):
-        raise LhcFerError(f"{src}: 'args' must be an object of {arch}'s arguments, none naming a file ({', '.join(FILE_ARGS)})")
-    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
-        raise LhcFerError(f"{src}: 'classes' must be a list of names")
-    return meta, src
-
-# %% ../nbs/02_models.ipynb #81ab523b
-def load_model(path, # a .safetensors (or .pt/.pth) file with its JSON sidecar
-               device=None # where to put the model (default CPU)
-              ) -> nn.Module:
-    "Rebuild the architecture named in the JSON sidecar and load the checked weights; sets `model.classes`."
-    path = Path(path); side = path.with_suffix(".json")
-    if not path.exists(): raise LhcFerError(f"{path}: no such checkpoint")
-    meta, src = _model_meta(path, side)
-    arch, args = meta["arch"], meta.get("args", {})
-    shapes = ({k: s for k, (_, s) in safetensors_header(path)[0].items()} if path.suffix == ".safetensors"
-              else {k: tuple(v.shape) for k, v in read_state(path).items()})
-    try:
-        with torch.device("meta"): probe = ARCHS[arch](**args)           # shapes only: nothing allocated
-    except Exception as e: raise LhcFerError(f"{src}: arguments do not fit {arch} ({e if isinstance(e, LhcFerError) else _why(e)})") from e
-    _check_state(str(path), probe, shapes)
-    model = load_weights(ARCHS[arch](**args), path)
-    model.classes = tuple(meta["classes"]) if meta.get("classes") else None
-    return model.to(device) if device is not None else model
-
-ARCHS.update(resnet34v2=resnet34v2, lhc_net=lhc_net)
-
-# %% ../nbs/02_models.ipynb #be712124
-def resolve_weights(run # a run folder or a .safetensors checkpoint
-                   ) -> Path:
-    "The checkpoint a run names: the file, RUN/model.safetensors, the newest finished stage's, or a running stage's best."
-    p = Path(run)
-    if p.is_file(): return p
-    if not p.exists(): raise LhcFerError(f"{p}: no such run folder or checkpoint")
-    if (p / "model.safetensors").is_file(): return p / "model.safetensors"
-    found = sorted(p.glob("*/model.safetensors"), key=lambda f: ((f.parent/"metrics.json").exists(), f.stat().st_mtime))
-    if not found: raise LhcFerError(f"{p}: no model.safetensors in this folder or its stage folders")
-    return found[-1]
-
-# %% ../nbs/02_models.ipynb #3321ce0e
-def load_run(run # a run folder or a .safetensors checkpoint
-            ) -> tuple:
-    "(checkpoint path, model in eval mode on the default device) for a run."
-    from lhc_fer.core import default_device
-    w = resolve_weights(run)
-    return w, load_model(w, device=default_device()).eval()
 
 # %% ../nbs/02_models.ipynb #d0f657e1
 ATTENTION_MODULES = dict(se=SEModule, eca=EcaModule, cbam=CbamModule, none=None)  # timm's modules; none: Identity
@@ -686,46 +440,41 @@ def attention_net(n_classes:int=7, # number of output logits
     "`resnet34v2` with timm's SE, ECA or CBAM module (or none) after the stem and each stage, where LHC-Net has LHC."
     return AttentionNet(n_classes, img_size, attention, width)
 
-ARCHS["attention_net"] = attention_net
-
 # %% ../nbs/02_models.ipynb #2bfe12ae
 def attention_from_host(host:ResNet34v2, # a trained resnet34v2
                         attention:str # "se", "eca", "cbam" or "none" (for "lhc", `lhc_from_host`)
                        ) -> AttentionNet:
     "An `attention_net` whose backbone and head are copies of `host`'s (its attention modules freshly initialised)."
-    host = _unwrap(host)
+    host = unwrap_model(host)
     if attention == "lhc": raise LhcFerError("attention_from_host: attention='lhc' is LHC-Net: use lhc_from_host(host, heads=..., emb=...)")
     if not isinstance(host, ResNet34v2) or attention_modules(host):
         raise LhcFerError(f"attention_from_host: expected a resnet34v2 host without attention modules, got {type(host).__name__}")
     p = next(host.parameters())
     m = attention_net(host.n_classes, host.img_size, attention, host.width).to(p.device)
-    load_weights(m, host.state_dict(), host_only=True)
+    _copy_host(m, host)
     m.classes = host.classes
     return m
 
 # %% ../nbs/02_models.ipynb #b7af2ec7
 def model_from_config(cfg:Config, # hyperparameters (heads, emb, pool_size, kernel_size, norm_c, attention, img_size, n_classes)
                       arch:str="lhc_net", # "lhc_net", "resnet34v2" or "attention_net" (cfg.attention at LHC-Net's places)
-                      controller:bool=False, # add the controller scalars cfg.controller
-                      host_weights=None # a host checkpoint or ImageNet .h5 to start from (default: cfg.host_weights)
+                      controller:bool=False # add the controller scalars cfg.controller
                      ) -> nn.Module:
-    "Build `arch` from a `Config`; `attention_net` with `cfg.attention='lhc'` is `lhc_net` (the ablation's LHC row)."
-    host_weights = host_weights or cfg.host_weights or None
-    if arch == "resnet34v2": return resnet34v2(cfg.n_classes, cfg.img_size, cfg.width, pretrained=host_weights)
+    "A fresh `arch` from a `Config` (`cfg.host_weights` is not read: `load_host` does that); `attention_net` with `cfg.attention='lhc'` is `lhc_net`."
+    if arch == "resnet34v2": return resnet34v2(cfg.n_classes, cfg.img_size, cfg.width)
     if arch == "attention_net" and getattr(cfg, "attention", "se") != "lhc":
-        m = attention_net(cfg.n_classes, cfg.img_size, getattr(cfg, "attention", "se"), cfg.width)
-        return m if host_weights is None else _load_host(m, host_weights)
+        return attention_net(cfg.n_classes, cfg.img_size, getattr(cfg, "attention", "se"), cfg.width)
     if arch not in ("lhc_net", "attention_net"):
         raise LhcFerError(f"model_from_config: unknown arch {arch!r}; expected 'lhc_net', 'resnet34v2' or 'attention_net'")
     return lhc_net(cfg.n_classes, cfg.img_size, cfg.heads, cfg.emb, cfg.pool_size, cfg.kernel_size, cfg.norm_c,
-                   cfg.controller if controller else None, host_weights, cfg.width)
+                   cfg.controller if controller else None, cfg.width)
 
 # %% ../nbs/02_models.ipynb #981dd9c4
 def feature_shapes(model:nn.Module, # any module taking (B, 3, img_size, img_size)
                    img_size:int=224 # side of the dry-run input
                   ) -> OrderedDict:
     "Output shape (without batch) of every submodule called in one dry run, in `named_modules` order; None if not a tensor."
-    model = _unwrap(model)
+    model = unwrap_model(model)
     shapes, hooks = OrderedDict(), []
     def record(n, o):                                                     # a hook must return None (else: new output)
         if n not in shapes: shapes[n] = tuple(o.shape[1:]) if isinstance(o, torch.Tensor) else None
@@ -761,7 +510,7 @@ def add_lhc(model:nn.Module, # a torchvision or timm CNN (changed in place and r
                           f"at {img_size} px; deeper ones too): {short}")
     places = OrderedDict((n, shapes[n]) for n in after)
     heads = resolve_heads(places, heads, base=(8,) * len(places))
-    _insert_lhc(_unwrap(model), places, heads, emb, **lhc_kw)
+    _insert_lhc(unwrap_model(model), places, heads, emb, **lhc_kw)
     return model
 
 # %% ../nbs/02_models.ipynb #430af251
@@ -784,7 +533,7 @@ def _timm_entry(name:str, builder):
     "Register `builder` with timm under `name`, built by timm's `build_model_with_cfg` (pretrained_cfg, features_only)."
     from timm.models import build_model_with_cfg, register_model
     def entry(pretrained=False, **kw):
-        if pretrained: raise LhcFerError(f"timm {name}: no pretrained timm weights; use lhc_fer.models.load_model(path)")
+        if pretrained: raise LhcFerError(f"timm {name}: no pretrained timm weights; use lhc_fer.checkpoint.load_model(path)")
         s, user = kw.get("img_size", 224), kw.pop("pretrained_cfg", None)
         cfg = _timm_cfg(name, s if isinstance(s, int) else int(s[0]), kw.get("num_classes", 7), kw.get("in_chans", 3))
         if isinstance(user, dict): cfg.update(user)
@@ -797,7 +546,6 @@ def _timm_entry(name:str, builder):
 
 _timm_entry("resnet34v2", resnet34v2)
 lhc_resnet34 = _timm_entry("lhc_resnet34", lhc_net)
-from timm.layers import register_notrace_module
 register_notrace_module(LHC)  # a leaf for timm's fx tracers (its create_feature_extractor arguments, feature_cls="fx")
 
 # %% ../nbs/02_models.ipynb #076a24c7
@@ -825,7 +573,7 @@ def model_report(model:nn.Module, # any model (LHC modules found with lhc_module
     "Params, FLOPs per image, a per-LHC table (place, C, HxW, heads, d, emb, params, FLOPs) and overhead vs the host."
     import pandas as pd
     from torch.utils.flop_counter import FlopCounterMode
-    model = _unwrap(model)
+    model = unwrap_model(model)
     img_size = int(img_size or getattr(model, "img_size", 224))
     p = next(model.parameters())
     with eval_mode(model), torch.no_grad(), FlopCounterMode(display=False) as fc:

@@ -12,7 +12,8 @@ import torch
 import ipywidgets as W
 from IPython.display import Image as IPImage, display
 from matplotlib.figure import Figure
-from .core import Config, LhcFerError, config_docs, hard_labels, seed_everything
+from .config import Config, LhcFerError, config_docs
+from .core import hard_labels, seed_everything
 from fastcore.basics import patch
 from .attention import capture_attention
 from .explorer import fig_png
@@ -59,7 +60,8 @@ class WidgetProgress(Callback):
     def after_fit(self): self.bar.value = self.bar.max
 
 # %% ../nbs/13_playground.ipynb #45d8bddc
-from .data import synthetic_faces, fer_dls
+from .synthetic import synthetic_faces
+from .loaders import fer_dls
 from .models import model_from_config
 from .train import lhc_learner
 

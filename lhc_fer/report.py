@@ -11,11 +11,13 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import torch
-from .core import KIT_MARK, LhcFerError, as_batch, atomic_path, check_outputs, class_names, is_kit_dir, progress, seed_everything
-from .models import lhc_modules, load_run, resolve_weights
-from .data import load_fer
-from .study import (load_study, plot_optimization_history, plot_parallel_coordinates, plot_param_importances,
-                           plot_variants, study_table)
+from .config import LhcFerError
+from .outputs import KIT_MARK, atomic_path, check_outputs, is_kit_dir
+from .core import as_batch, class_names, progress, seed_everything
+from .models import lhc_modules
+from .checkpoint import load_run, resolve_weights
+from .loaders import load_fer
+from .study import load_study, plot_optimization_history, plot_parallel_coordinates, plot_param_importances, plot_variants, study_table
 
 # %% auto #0
 __all__ = ['EXPLAIN', 'STAT_COLS', 'SECTIONS', 'CSS', 'figure_html', 'table_html', 'build_report', 'build_study_report',
@@ -101,7 +103,7 @@ def _stats(c):
             table_html(st[[k for k in STAT_COLS if k in st]], f"attention statistics over {len(c.sub)} faces, per class, module and head")]
 
 def _importance(c):
-    from lhc_fer.analysis import class_head_importance, plot_class_head_importance
+    from lhc_fer.explain import class_head_importance, plot_class_head_importance
     _need_lhc(c, "heads to ablate")
     t = class_head_importance(c.model, c.sub, split=None)
     return [figure_html(plot_class_head_importance(t), c.folder, "class_head_importance", "true-class probability drop when a head is removed"),
@@ -115,7 +117,8 @@ def _gradcam_layer(model):
     return convs[-1]
 
 def _faithfulness(c):
-    from lhc_fer.explain import faithfulness, plot_curves, EXPLANATIONS, METHODS
+    from lhc_fer.explain import METHODS
+    from lhc_fer.faithfulness import faithfulness, plot_curves, EXPLANATIONS
     df = faithfulness(c.model, c.x, EXPLANATIONS if lhc_modules(c.model) else METHODS, module=_gradcam_layer(c.model), **EXPLAIN)
     t = df.groupby("method", sort=False)[["deletion_auc", "insertion_auc"]].mean()
     return [figure_html(plot_curves(df), c.folder, "faithfulness", "the model's probability of its class as each method's most "
@@ -124,7 +127,7 @@ def _faithfulness(c):
             table_html(t, f"mean areas under the curves over {len(c.x)} faces")]
 
 def _sanity(c):
-    from lhc_fer.explain import randomization_check, plot_randomization
+    from lhc_fer.faithfulness import randomization_check, plot_randomization
     seed_everything(0)
     df = randomization_check(c.model, c.x[:4], module=_gradcam_layer(c.model), **EXPLAIN)
     t = df.pivot(index="method", columns="step", values="spearman"); t.columns = list(df.drop_duplicates("step").sort_values("step").layer)

@@ -21,11 +21,15 @@ from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrial
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from fastai.callback.core import Callback
-from .core import ATTENTIONS, KIT_MARK, Config, LhcFerError, LOCK_ENV, atomic_path, check_out_dir, check_outputs, notice
-from .core import prepare_out_dir, run_lock, save_figure
-from .data import FerData, load_fer
+from .config import ATTENTIONS, Config, LhcFerError, notice
+from .outputs import KIT_MARK, LOCK_ENV, atomic_path, check_out_dir, check_outputs
+from .outputs import prepare_out_dir, run_lock
+from .core import save_figure
+from .data import FerData
+from .loaders import load_fer
 from .lhc import valid_heads
-from .models import PAPER_EMB, PAPER_HEADS, lhc_places, load_model
+from .models import PAPER_EMB, PAPER_HEADS, lhc_places
+from .checkpoint import load_model
 from .train import FAST_LHC, PAPER_STAGES, fast_config, fast_stages, train_fast, train_paper
 
 # %% auto #0

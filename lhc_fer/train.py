@@ -10,13 +10,14 @@ from dataclasses import dataclass, asdict, fields
 from functools import partial
 from pathlib import Path
 from typing import Literal
+from unittest import mock
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file, safe_open
-from fastcore.basics import store_attr, noop
+from fastcore.basics import noop
 from fastcore.foundation import L
 from fastai.learner import Learner
 from fastai.callback.core import Callback, CancelFitException
@@ -27,22 +28,24 @@ from fastai.callback.schedule import fit_one_cycle  # noqa: F401  (patches Learn
 from fastai.callback.channelslast import ChannelsLast  # noqa: F401  (patches Learner.to_channelslast)
 from fastai.metrics import accuracy, F1Score, AccumMetric
 from fastai.optimizer import Adam, SGD
+from fastai.distributed import DistributedDL
 from fastai.torch_core import rank_distrib, num_distrib, get_model, distrib_barrier
-from .core import Config, LhcFerError, atomic_path, check_out_dir, check_outputs, prepare_out_dir, seed_everything, default_device, EMOTIONS
-from .core import LOCK_ENV, class_names, hard_labels, notice, run_lock, write_error
-from .models import model_from_config, save_model, load_model, lhc_from_host, controller_only, ARCHS, read_state
-from .models import attention_from_host, lhc_places, resolve_heads
-from .weights import file_sha256
-from .data import load_fer, fer_dls
+from .config import Config, LhcFerError, notice, write_error
+from .outputs import LOCK_ENV, atomic_path, check_out_dir, check_outputs, prepare_out_dir, run_lock
+from .core import class_names, default_device, hard_labels, seed_everything
+from .models import attention_from_host, controller_only, lhc_from_host, lhc_places, model_from_config, resolve_heads
+from .checkpoint import ARCHS, file_sha256, load_model, read_state, save_config, save_model
+from .original import load_host
+from .loaders import fer_dls, load_fer
 
 # %% auto #0
 __all__ = ['PAPER_ADAM', 'PAPER_SGD', 'PAPER_STAGES', 'OPTIMIZERS', 'RUN_ENTRIES', 'FAST_RECIPE', 'FAST_WD', 'FAST_BN_MOMENTUM',
-           'FAST_LHC', 'FerLoss', 'HardTargets', 'fer_metrics', 'save_weights', 'SaveBest', 'HistoryCSV',
-           'quiet_progress', 'EpochLine', 'lhc_learner', 'save_checkpoint', 'load_checkpoint', 'last_checkpoint',
-           'EpochCheckpoint', 'restore_history', 'ResumeFrom', 'run_device', 'distrib', 'fit_resumable', 'Stage',
-           'stages_table', 'read_history', 'run_stage', 'host_record', 'run_owned', 'run_folder', 'saved_run_config',
-           'load_finished', 'check_plan', 'run_inputs', 'train_paper', 'set_bn_momentum', 'fast_config', 'fast_stages',
-           'train_fast', 'torchrun_cmd', 'cli_train']
+           'FAST_LHC', 'FerLoss', 'HardTargets', 'fer_metrics', 'SaveBest', 'HistoryCSV', 'quiet_progress', 'EpochLine',
+           'lhc_learner', 'save_resume_state', 'read_resume_state', 'last_resume_state', 'EpochCheckpoint',
+           'restore_history', 'ResumeFrom', 'run_device', 'distrib', 'fit_resumable', 'Stage', 'stages_table',
+           'read_history', 'run_stage', 'host_record', 'run_owned', 'run_folder', 'saved_run_config', 'load_finished',
+           'check_plan', 'run_inputs', 'train_paper', 'set_bn_momentum', 'fast_config', 'fast_stages', 'train_fast',
+           'torchrun_cmd', 'cli_train']
 
 # %% ../nbs/05_train.ipynb #9456673d
 class FerLoss(nn.Module):
@@ -78,7 +81,7 @@ def fer_metrics() -> list:
 # %% ../nbs/05_train.ipynb #53487ac2
 def _cpu_state(model): return {k: v.detach().to("cpu", copy=True) for k, v in get_model(model).state_dict().items()}
 
-def save_weights(model, path, classes=None):
+def _save_weights(model, path, classes=None):
     "`save_model` for lhc_fer architectures; a plain safetensors state dict for any other module."
     if getattr(model, "arch", None) in ARCHS: return save_model(model, path, classes=classes)
     with atomic_path(path) as tmp: save_file({k: v.contiguous() for k, v in _cpu_state(model).items()}, str(tmp))
@@ -108,7 +111,7 @@ class SaveBest(TrackerCallback):
         super().after_epoch()
         if not self.new_best: return
         self.best_epoch, self.state = self.epoch, _cpu_state(self.model)
-        if self.path is not None and rank_distrib() == 0: save_weights(get_model(self.model), self.path, self.classes)
+        if self.path is not None and rank_distrib() == 0: _save_weights(get_model(self.model), self.path, self.classes)
 
     def after_fit(self):
         "Load the best epoch's weights (from memory, or from `path` when this fit resumed and found nothing better)."
@@ -178,7 +181,9 @@ def lhc_learner(dls, # fastai DataLoaders of (B, 1|3, H, W) pixels in 0-255 and 
                               f"or Learner arguments {sorted(lkeys)}")
     cfg = cfg.replace(**{k: v for k, v in overrides.items() if k in names})
     lkw = {k: v for k, v in overrides.items() if k in lkeys}
-    if model is None: model = model_from_config(cfg)
+    if model is None:
+        model = model_from_config(cfg)
+        if cfg.host_weights: load_host(model, cfg.host_weights)
     if classes is None: classes = class_names(k=cfg.n_classes)
     out = Path(out_dir).absolute() if out_dir is not None else None  # fastai joins a relative fname to learn.path
     cbs = [SaveBest("accuracy", out/"model.safetensors" if out else None, classes)]
@@ -244,7 +249,7 @@ def _trackers(learn) -> dict:
     sl = learn.recorder.smooth_loss; out["smooth_loss"] = dict(count=sl.count, val=float(sl.val))  # the train_loss column
     return out
 
-def save_checkpoint(learn, path, epoch:int): # Learner; file to write; index of the epoch just finished
+def save_resume_state(learn, path, epoch:int): # Learner; file to write; index of the epoch just finished
     "Atomically write weights, optimizer state, tracker and random states after `epoch` to one safetensors file."
     tensors = {f"model.{k}": v for k, v in _cpu_state(learn.model).items()}
     opt = _flatten(learn.opt.state_dict(), "opt", tensors) if learn.opt is not None else None
@@ -256,10 +261,10 @@ def save_checkpoint(learn, path, epoch:int): # Learner; file to write; index of 
 
 
 # %% ../nbs/05_train.ipynb #1e02794c
-def load_checkpoint(path, # a `save_checkpoint` file
+def read_resume_state(path, # a `save_resume_state` file
                     tensors:bool=True # also read the tensors (False: the metadata alone, cheap)
                    ) -> tuple:
-    "(metadata dict, tensors dict) of a `save_checkpoint` file."
+    "(metadata dict, tensors dict) of a `save_resume_state` file."
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = json.loads(f.metadata()["lhc_fer_checkpoint"]); ts = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
@@ -268,7 +273,7 @@ def load_checkpoint(path, # a `save_checkpoint` file
 
 
 # %% ../nbs/05_train.ipynb #c105a85e
-def last_checkpoint(folder):
+def last_resume_state(folder):
     "The newest `epoch_NNNN.safetensors` in `folder`, or None."
     fs = sorted(Path(folder).glob("epoch_*.safetensors")) if folder and Path(folder).is_dir() else []
     return fs[-1] if fs else None
@@ -281,7 +286,7 @@ class EpochCheckpoint(Callback):
     def __init__(self, folder): self.folder = Path(folder)
     def after_epoch(self):
         if rank_distrib(): return
-        p = save_checkpoint(self.learn, self.folder/f"epoch_{self.epoch:04d}.safetensors", self.epoch)
+        p = save_resume_state(self.learn, self.folder/f"epoch_{self.epoch:04d}.safetensors", self.epoch)
         for old in self.folder.glob("epoch_*.safetensors"):
             if old != p: old.unlink()
 
@@ -311,9 +316,9 @@ def restore_history(path, # a stage's history.csv
 
 # %% ../nbs/05_train.ipynb #1450b5d2
 class ResumeFrom(Callback):
-    "Continue a fit from a `save_checkpoint` file: weights, optimizer, epoch number, trackers, random states."
+    "Continue a fit from a `save_resume_state` file: weights, optimizer, epoch number, trackers, random states."
     order = -5  # after TrainEvalCallback (-10) has reset the counters, before Recorder (50) and the trackers (60+)
-    def __init__(self, path): self.path = Path(path); self.meta, self.tensors = load_checkpoint(path)
+    def __init__(self, path): self.path = Path(path); self.meta, self.tensors = read_resume_state(path)
 
     def before_fit(self):
         m, ts = self.meta, self.tensors
@@ -362,10 +367,8 @@ def distrib(learn): # the Learner to train
     "fastai's `distrib_ctx` when this process is one of several (torchrun), else nothing."
     if num_distrib() <= 1: yield learn; return
     cpu = torch.device(getattr(learn.dls, "device", None) or "cpu").type == "cpu"
-    if cpu:
-        from fastai.distributed import DistributedDL
-        DistributedDL._broadcast = _cpu_broadcast
-    with learn.distrib_ctx(sync_bn=not cpu, cpu=cpu): yield learn
+    gloo = mock.patch.object(DistributedDL, "_broadcast", _cpu_broadcast) if cpu else nullcontext()   # restored on exit
+    with gloo, learn.distrib_ctx(sync_bn=not cpu, cpu=cpu): yield learn
 
 # %% ../nbs/05_train.ipynb #a01f73fd
 def fit_resumable(learn, # a Learner from `lhc_learner`
@@ -379,7 +382,7 @@ def fit_resumable(learn, # a Learner from `lhc_learner`
     "Fit `learn` for `n_epoch` epochs, checkpointing each and resuming from the newest checkpoint in `ckpt_dir`."
     cbs, resume = list(L(cbs)), None
     if ckpt_dir is not None:
-        ck = last_checkpoint(ckpt_dir)
+        ck = last_resume_state(ckpt_dir)
         if ck is not None:
             try: resume = ResumeFrom(ck)
             except LhcFerError as e:
@@ -466,7 +469,7 @@ def run_stage(stage:Stage, # what to train and how
     learn = lhc_learner(dls, model, scfg, out_dir=out, early_stop=not one_cycle, classes=tuple(data.classes),
                         opt_func=OPTIMIZERS[stage.opt])
     learn.run_config = json.loads(cfg.to_json())                                        # resume checkpoints carry it
-    scfg.to_json(out/"config.json") if not rank_distrib() else None
+    save_config(scfg, out/"config.json") if not rank_distrib() else None
     t = time.time()
     fit_resumable(learn, n_epoch, out/"resume" if checkpoint else None, lr=stage.lr, one_cycle=one_cycle, cbs=cbs, **({} if wd is None else dict(wd=wd)))
     distrib_barrier()  # rank 0 has written the history
@@ -518,7 +521,7 @@ def saved_run_config(out:Path # a run folder
     "(Config, the file it came from) as recorded by a stage's metrics.json or resume checkpoint; (None, None) if none."
     for f in sorted(out.glob("*/metrics.json")) + sorted(out.glob("*/resume/epoch_*.safetensors")):
         try:
-            rc = (json.loads(f.read_text()) if f.suffix == ".json" else load_checkpoint(f, tensors=False)[0]).get("run_config")
+            rc = (json.loads(f.read_text()) if f.suffix == ".json" else read_resume_state(f, tensors=False)[0]).get("run_config")
         except (OSError, ValueError, AttributeError, LhcFerError): continue  # damaged too: try the next one
         if rc: return Config.from_dict(rc, str(f)), f
     return None, None
@@ -558,7 +561,7 @@ def _run_config(out:Path, cfg, resume:bool, default:Config=None) -> Config:
         if saved is None and (cfg is None or cfg == default):
             raise LhcFerError(f"{p}: missing, and no stage of the run records its Config; resume with the run's flags "
                               f"again, or use --force to start again")
-        if saved is not None and not rank_distrib(): saved.to_json(p); notice(f"rebuilt {p} from {src}")
+        if saved is not None and not rank_distrib(): save_config(saved, p); notice(f"rebuilt {p} from {src}")
     if resume and p.exists():
         saved = Config.from_json(p)
         if cfg is None or cfg == default or cfg == saved: return saved
@@ -566,7 +569,7 @@ def _run_config(out:Path, cfg, resume:bool, default:Config=None) -> Config:
         raise LhcFerError(f"{p}: the run was started with a different Config (saved, given): {diff}; "
                           f"resume without Config changes, or use --force to start again")
     cfg = cfg or default
-    if not rank_distrib(): cfg.to_json(p)
+    if not rank_distrib(): save_config(cfg, p)
     return cfg
 
 # %% ../nbs/05_train.ipynb #48ada83f
@@ -582,7 +585,9 @@ def _copy_model(src:Path, dst:Path):
 
 def _stage_model(stage:Stage, prev, cfg:Config):
     "The model a paper stage starts from."
-    if stage.name in ("host1", "host"): return model_from_config(host_record(cfg), arch="resnet34v2")
+    if stage.name in ("host1", "host"):
+        rec = host_record(cfg); m = model_from_config(rec, arch="resnet34v2")
+        return load_host(m, rec.host_weights) if rec.host_weights else m
     if prev is None: raise LhcFerError(f"stage {stage.name} starts from the previous stage's model: run the earlier "
                                        f"stages first (same run folder) or pass model=")
     if stage.name == "lhc" and cfg.attention != "lhc": return attention_from_host(prev, cfg.attention)   # SE, ECA, CBAM or none

@@ -32,7 +32,7 @@ def test_synth_writes_fer2013(synth):
     assert 0 <= int(e) <= 6 and len(p.split()) == 48 * 48 and u in ("Training", "PublicTest", "PrivateTest")
     assert "wrote 70 synthetic faces" in so
     # the same faces as the library draws (an independent read: plain str.split)
-    from lhc_fer.data import synthetic_faces
+    from lhc_fer.synthetic import synthetic_faces
     d = synthetic_faces(70, seed=3)
     got = np.array([[int(v) for v in l.split(",")[1].split()] for l in lines[1:]], np.uint8).reshape(70, 48, 48)
     assert (got == d.images).all() and [int(l.split(",")[0]) for l in lines[1:]] == d.labels.tolist()

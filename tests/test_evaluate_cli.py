@@ -11,7 +11,7 @@ def run(*args):
     return subprocess.run([LHC, *map(str, args)], capture_output=True, text=True, timeout=600)
 
 def faces(n, seed):
-    from lhc_fer.data import synthetic_faces
+    from lhc_fer.synthetic import synthetic_faces
     return torch.from_numpy(synthetic_faces(n=n, seed=seed).images).float()[:, None]
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,8 @@ def test_predict_without_a_face(weights, photos):
     assert "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
 
 def test_eval_on_a_synthetic_csv(weights, tmp_path):
-    from lhc_fer.data import synthetic_faces, write_fer2013_csv, read_fer2013_csv
+    from lhc_fer.data import write_fer2013_csv, read_fer2013_csv
+    from lhc_fer.synthetic import synthetic_faces
     from lhc_fer.models import load_model
     csv = write_fer2013_csv(synthetic_faces(n=70, seed=3), tmp_path/"faces.csv")
     r = run("eval", weights.parent, csv, "--tta", "flip")

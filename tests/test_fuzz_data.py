@@ -6,7 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 from lhc_fer.core import LhcFerError
-from lhc_fer.data import FerData, load_fer, read_fer2013_csv, read_ferplus, read_image, read_labelled_list
+from lhc_fer.data import FerData, read_fer2013_csv, read_ferplus, read_image, read_labelled_list
+from lhc_fer.loaders import load_fer
 
 EXAMPLES = 40
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,

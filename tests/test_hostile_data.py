@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 from lhc_fer.cli import main
-from lhc_fer.data import FerDataError, MAX_CSV_BYTES, MAX_PIXELS, load_fer, read_image
+from lhc_fer.data import FerDataError, MAX_CSV_BYTES, MAX_PIXELS, read_image
+from lhc_fer.loaders import load_fer
 
 ROOT = Path(__file__).resolve().parent.parent
 HDR = "emotion,pixels,Usage\n"
@@ -218,14 +219,14 @@ def test_max_pixels_is_the_limit(tmp_path):
 CHILD = textwrap.dedent('''
     import json, resource, sys, warnings
     warnings.simplefilter("ignore")
-    import lhc_fer.data as D                                   # the baseline: after imports
+    import lhc_fer.data as D, lhc_fer.loaders as L             # the baseline: after imports
     def status(key): return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key + ":"))
     lim = status("VmSize") + (1 << 30); resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
     for what, path in json.loads(sys.argv[1]):
         with open("/proc/self/clear_refs", "w") as f: f.write("5")   # restart the peak (VmHWM) at the current RSS
         base = status("VmRSS")                                 # (ru_maxrss would still hold the forking parent's peak)
         try:
-            D.read_image(path) if what == "image" else D.load_fer(path)
+            D.read_image(path) if what == "image" else L.load_fer(path)
             out = "no error"
         except D.LhcFerError as e: out = "error: " + str(e)
         except MemoryError: out = "MemoryError"

@@ -81,7 +81,8 @@ def test_settings_checked_before_the_folder_exists(csv, tmp_path, capsys):
 
 
 def test_out_inside_the_data_folder(tmp_path, capsys):
-    from lhc_fer.data import synthetic_faces, write_fer2013_csv
+    from lhc_fer.data import write_fer2013_csv
+    from lhc_fer.synthetic import synthetic_faces
     d = tmp_path/"faces"; d.mkdir()
     write_fer2013_csv(synthetic_faces(14, seed=0), d/"fer.csv")
     before = tree(tmp_path)

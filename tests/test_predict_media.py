@@ -13,8 +13,9 @@ CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     "A tiny LHC-Net (32 px, quarter width, one head, 4-d embeddings) with BatchNorm statistics from synthetic faces."
-    from lhc_fer.data import synthetic_faces
-    from lhc_fer.models import lhc_net, save_model
+    from lhc_fer.synthetic import synthetic_faces
+    from lhc_fer.models import lhc_net
+    from lhc_fer.checkpoint import save_model
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -32,7 +33,7 @@ def write_rgb(path, rgb): path.parent.mkdir(parents=True, exist_ok=True); assert
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     "30 frames, 480x360: the astronaut's head moving right and growing on the left, a synthetic face moving down on the right."
-    from lhc_fer.data import synthetic_faces
+    from lhc_fer.synthetic import synthetic_faces
     face = synthetic_faces(n=7, seed=0).images[2]
     syn = cv2.cvtColor(cv2.resize(face, (110, 110), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2RGB)
     path = tmp_path_factory.mktemp("video")/"clip.mp4"
@@ -72,11 +73,11 @@ def test_video_tracked_and_annotated(weights, clip, tmp_path, capsys):
     assert "30 frames in" in o.err and "frames/s" in o.err                 # the progress line when not a terminal
 
 def test_every_and_smooth(weights, clip, tmp_path):
-    from lhc_fer.faces import predict_video
-    from lhc_fer.models import load_model
+    from lhc_fer.predict import Predictor
+    from lhc_fer.checkpoint import load_model
     m = load_model(weights).eval()
-    raw = predict_video(m, clip, every=4, progress=False)
-    sm = predict_video(m, clip, every=4, smooth=0.7, annotate=tmp_path/"s.avi", progress=False)
+    raw = Predictor(m).predict_video(clip, every=4, progress=False)
+    sm = Predictor(m).predict_video(clip, every=4, smooth=0.7, annotate=tmp_path/"s.avi", progress=False)
     assert sorted(sm.frame.unique()) == list(range(0, 30, 4))
     assert frames_in(tmp_path/"s.avi") == 30                             # every frame written, boxes carried over
     for k in (0, 1):                                                      # s = 0.7 s' + 0.3 p, by hand
@@ -118,13 +119,13 @@ def hand_probs(m, row):
 
 def test_batched_equals_one_at_a_time(weights, tmp_path):
     "Faces of several photos in batches of 3 against each face cropped by hand (cv2) and run alone."
-    from lhc_fer.faces import predict_media
-    from lhc_fer.models import load_model
+    from lhc_fer.predict import Predictor
+    from lhc_fer.checkpoint import load_model
     m, a = load_model(weights).eval(), astronaut()
     two = np.full((512, 1024, 3), 90, np.uint8); two[:, :512] = a; two[:, 512:] = a[:, ::-1]     # two faces in one photo
     photos = [a, two, cv2.resize(a, (400, 400)), a[:, ::-1].copy()]
     for i, p in enumerate(photos): write_rgb(tmp_path/f"p{i}.png", p)
-    df = predict_media(m, sorted(tmp_path.glob("p*.png")), bs=3, min_face=40)   # the mirror has a false 26 px face
+    df = Predictor(m, bs=3, min_face=40).predict_media(sorted(tmp_path.glob("p*.png")))   # the mirror has a false 26 px face
     assert df.groupby("file").size().tolist() == [1, 2, 1, 1]
     for r in df.itertuples():
         np.testing.assert_allclose([getattr(r, c) for c in CLASSES], hand_probs(m, r), atol=1e-5)
@@ -155,8 +156,8 @@ def test_json_file_rows(weights, tmp_path):
 
 def test_compiled_and_bf16(weights, clip, tmp_path):
     "--compile: 5 photo faces in padded batches of 4 match each face run alone, and a video matches the eager run; --precision bf16: close, not the same numbers."
-    from lhc_fer.faces import predict_video
-    from lhc_fer.models import load_model
+    from lhc_fer.predict import Predictor
+    from lhc_fer.checkpoint import load_model
     m, a = load_model(weights).eval(), astronaut()
     for i in range(5): write_rgb(tmp_path/"in"/f"p{i}.png", np.ascontiguousarray(a[2 * i:400 + 2 * i, 3 * i:400 + 3 * i]))
     args = ["--bs", "4", "--min-face", "60"]
@@ -164,7 +165,7 @@ def test_compiled_and_bf16(weights, clip, tmp_path):
     assert main(["predict", str(weights), str(tmp_path/"in"), *args, "--precision", "bf16", "--csv", str(tmp_path/"b.csv")]) == 0
     allc, bf = pd.read_csv(tmp_path/"c.csv"), pd.read_csv(tmp_path/"b.csv")
     comp, vid = allc[allc.frame.isna()], allc[allc.frame.notna()]
-    eager = predict_video(m, clip, bs=4, min_face=60, progress=False)
+    eager = Predictor(m, bs=4, min_face=60).predict_video(clip, progress=False)
     assert len(vid) == len(eager) > 30 and (vid.id.to_numpy() == eager.id.to_numpy()).all()
     np.testing.assert_allclose(vid[CLASSES].to_numpy(), eager[CLASSES].to_numpy(), atol=1e-4)
     assert len(comp) == 5 and (comp.status == "ok").all()

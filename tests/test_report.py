@@ -33,7 +33,7 @@ def report(registry, run, csv, tmp_path_factory):
 
 def _predictions(run, csv):
     "Test-split predictions and labels of the run's final model, computed here without lhc_fer.evaluate."
-    from lhc_fer.data import load_fer
+    from lhc_fer.loaders import load_fer
     from lhc_fer.models import load_model
     te = load_fer(csv).subset("test")
     m = load_model(run/"model.safetensors").eval()

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 import lhc_fer.cli as cli
 import lhc_fer.study as S
 from lhc_fer.core import Config, LhcFerError
-from lhc_fer.data import load_fer
+from lhc_fer.loaders import load_fer
 from lhc_fer.lhc import valid_heads
 from lhc_fer.models import lhc_places
 from lhc_fer.train import train_fast

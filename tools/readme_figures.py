@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from lhc_fer.attention import capture_attention, plot_model_view
 from lhc_fer.core import class_names
-from lhc_fer.data import load_fer
-from lhc_fer.models import load_run
+from lhc_fer.loaders import load_fer
+from lhc_fer.checkpoint import load_run
 
 demo = Path(sys.argv[1] if len(sys.argv) > 1 else "outputs/demo")
 _, model = load_run(demo / "run")

@@ -170,7 +170,7 @@ def run_dir(workdir):
     """A run folder as `lhc-fer train --protocol fast` leaves it: LHC-Net (the app's own architecture: 8+8+8+8+1 heads) at
     its top and in lhc/, its host in host/, each with the metrics.json that records its synthetic training data."""
     import warnings, torch
-    from lhc_fer.data import synthetic_faces
+    from lhc_fer.synthetic import synthetic_faces
     from lhc_fer.models import lhc_from_host, resnet34v2, save_model
     torch.manual_seed(0)
     host = resnet34v2(img_size=64, width=0.25).eval()
@@ -242,7 +242,7 @@ def tiny_voila(tmp_path):
 def report_html(workdir):
     "A standalone HTML report (`lhc_fer.report.build_report`) of a tiny LHC-Net on synthetic faces; yields its path."
     import warnings, torch
-    from lhc_fer.data import synthetic_faces
+    from lhc_fer.synthetic import synthetic_faces
     from lhc_fer.models import lhc_net
     from lhc_fer.report import build_report
     torch.manual_seed(0)
