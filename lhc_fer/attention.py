@@ -6,8 +6,7 @@
 from __future__ import annotations
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 import numpy as np
 import pandas as pd
@@ -18,10 +17,9 @@ import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
 from .config import LhcFerError
-from .outputs import atomic_path
 from .core import eval_mode, as_batch, face_image, save_figure, upsample
-from .lhc import LHC
 from .models import lhc_modules
+from scipy.cluster.hierarchy import leaves_list, linkage
 
 # %% auto #0
 __all__ = ['Band', 'head_bands', 'band_mask', 'AttentionMaps', 'capture_attention', 'channel_order', 'plot_head_heatmaps',
@@ -132,7 +130,6 @@ def _grid(n, size=2.6, extra_w=0.0):
 def channel_order(w:torch.Tensor # (heads, C, C) or (C, C) attention weights
                  ) -> np.ndarray:
     "Channel order from average-linkage clustering of the head-averaged weights (rows and columns as features)."
-    from scipy.cluster.hierarchy import leaves_list, linkage
     w = w.detach().float().cpu()
     a = (w.mean(0) if w.dim() == 3 else w).numpy().astype(np.float64)
     if a.shape[0] < 3: return np.arange(a.shape[0])

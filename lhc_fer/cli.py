@@ -61,7 +61,7 @@ def _allowed(meta:dict) -> str:
 def add_config_flags(p:argparse.ArgumentParser): # parser to extend
     "Add `--config` and one flag per `Config` field, help text from its docments, choices and ranges from its metadata."
     docs = config_docs()
-    g = p.add_argument_group("hyperparameters (defaults from lhc_fer.core.Config)")
+    g = p.add_argument_group("hyperparameters (defaults from lhc_fer.config.Config)")
     g.add_argument("--config", metavar="JSON", help="a JSON file (or string) of Config values; flags override it")
     for f in fields(Config):
         d, meta = f.default, f.metadata

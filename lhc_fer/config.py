@@ -155,7 +155,7 @@ def one_line(msg:str # a message, maybe naming files with odd characters
     s = str(msg).encode("utf-8", "backslashreplace").decode("utf-8")        # lone surrogates from non-UTF-8 names
     return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in s)
 
-# %% ../nbs/00_config.ipynb #7fd0435a
+# %% ../nbs/00_config.ipynb #145ec2d1
 def error_line(e:BaseException) -> str:
     "An exception as one short line: its type and the first line of its message (for \"cannot read X (...)\")."
     msg = (str(e).strip().splitlines() or [""])[0][:200]

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from .config import EMOTIONS, PRECISIONS, LhcFerError, notice
 from .outputs import atomic_path
+import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['default_device', 'seed_everything', 'progress', 'eval_mode', 'hard_labels', 'class_names', 'model_device', 'as_batch',
@@ -184,7 +185,6 @@ def save_figure(fig, # a matplotlib figure
                 save=None # path to write (.png, .svg or .pdf); None: don't write
                ):
     "Write `fig` to `save` atomically (format from the suffix), close it, and return it."
-    import matplotlib.pyplot as plt
     if save is not None:
         fmt = Path(save).suffix.lower().lstrip(".")
         if fmt not in ("png", "svg", "pdf"):

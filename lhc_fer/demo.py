@@ -5,11 +5,10 @@
 # %% ../nbs/16_demo.ipynb #698d3b3a
 from __future__ import annotations
 import json, time
-from pathlib import Path
 import numpy as np
 import torch
 from .config import Config, LhcFerError
-from .outputs import atomic_path, check_out_dir, prepare_out_dir
+from .outputs import atomic_path, prepare_out_dir
 from .core import save_figure
 from .data import write_fer2013_csv
 from .synthetic import synthetic_faces

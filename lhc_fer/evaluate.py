@@ -19,6 +19,12 @@ from .core import as_batch, class_names, eval_mode, hard_labels, model_device, p
 from .loaders import load_fer
 from .checkpoint import load_run, resolve_weights
 from .checkpoint import file_sha256
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from fastai.interpret import ClassificationInterpretation
+from .train import read_history
 
 # %% auto #0
 __all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'EVAL_FILES', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views',
@@ -152,7 +158,6 @@ def classification_metrics(y_true, # (N,) true class indices
                            classes=EMOTIONS # class names, index order
                           ) -> dict:
     "Accuracy, macro-F1, per-class precision/recall/F1/support and confusion matrix (rows true, columns predicted)."
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
     y_true, y_pred = np.asarray(y_true).astype(int).ravel(), np.asarray(y_pred).astype(int).ravel()
     if len(y_true) != len(y_pred): raise LhcFerError(f"metrics: {len(y_true)} labels but {len(y_pred)} predictions")
     if len(y_true) == 0: raise LhcFerError("metrics: no samples to score")
@@ -173,7 +178,6 @@ def plot_confusion(cm, # (K, K) counts, rows true, columns predicted
                    ax=None # axes to draw on (None: a new figure)
                   ):
     "Seaborn heatmap of a confusion matrix: colour = share of the true class, text = count."
-    import matplotlib.pyplot as plt, seaborn as sns
     cm = np.asarray(cm, dtype=float)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(classes):
         raise LhcFerError(f"plot_confusion: confusion matrix of shape {cm.shape}; expected ({len(classes)}, {len(classes)}) for classes {tuple(classes)}")
@@ -191,7 +195,6 @@ def plot_confusion(cm, # (K, K) counts, rows true, columns predicted
 
 # %% ../nbs/06_evaluate.ipynb #775e6073
 def _numbers(p):
-    from lhc_fer.train import read_history  # imported when needed: fastai is slow to import
     return read_history(p).drop(columns=["time"], errors="ignore")
 
 def run_histories(src # a history.csv, or a run folder with <stage>/history.csv
@@ -213,7 +216,6 @@ def plot_history(src, # a fastai CSVLogger file, or a run folder (its stages dra
                  title:str|None=None # figure title
                 ):
     "Training curves: losses on the left, metrics on the right, against epochs in order; stages marked."
-    import matplotlib.pyplot as plt, pandas as pd
     hs = run_histories(src)
     df = pd.concat(list(hs.values()), ignore_index=True); step = np.arange(1, len(df) + 1)
     losses = [c for c in df.columns if c.endswith("loss")]
@@ -294,7 +296,6 @@ def interpret(learn, # a fastai Learner
               classes=None # class names when the loader has no vocab (default: the model's, else EMOTIONS)
              ):
     "fastai's `ClassificationInterpretation` of `learn` on `dl`."
-    from fastai.interpret import ClassificationInterpretation
     dl = learn.dls.valid if dl is None else dl
     if getattr(dl, "vocab", None) is None:
         dl.vocab = list(classes or getattr(learn.model, "classes", None) or EMOTIONS)

@@ -15,6 +15,7 @@ from .core import class_names, eval_mode, model_device
 from .data import FACE_SIZE
 from .evaluate import input_size
 from .checkpoint import load_run, resolve_weights
+import warnings
 
 # %% auto #0
 __all__ = ['export_onnx', 'onnx_max_error', 'cli_export']
@@ -25,7 +26,6 @@ def export_onnx(model:nn.Module, # classifier taking (B, 1|3, H, W) pixels in 0-
                 img_size:int|None=None # input side of the exported graph (default 48, FER's face size)
                ) -> Path:
     "Export `model` to ONNX (input `pixels` (B, 1, S, S), output `logits`), written atomically."
-    import warnings
     path, S = Path(path), int(img_size or FACE_SIZE)
     x = torch.rand(2, 1, S, S, device=model_device(model)) * 255
     with eval_mode(model):

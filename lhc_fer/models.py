@@ -16,6 +16,9 @@ from timm.layers.cbam import CbamModule
 from .config import ATTENTIONS, PIXEL_RANGE, Config, LhcFerError
 from .core import eval_mode
 from .lhc import LHC, valid_heads
+from timm.models import build_model_with_cfg, register_model
+import pandas as pd
+from torch.utils.flop_counter import FlopCounterMode
 
 # %% auto #0
 __all__ = ['BN_EPS', 'BN_MOMENTUM', 'STAGES', 'PLACES', 'PAPER_HEADS', 'PAPER_EMB', 'SLOT', 'ATTENTION_MODULES', 'lhc_resnet34',
@@ -531,7 +534,6 @@ def _timm_model(builder, num_classes:int=7, in_chans:int=3, img_size=224, global
 
 def _timm_entry(name:str, builder):
     "Register `builder` with timm under `name`, built by timm's `build_model_with_cfg` (pretrained_cfg, features_only)."
-    from timm.models import build_model_with_cfg, register_model
     def entry(pretrained=False, **kw):
         if pretrained: raise LhcFerError(f"timm {name}: no pretrained timm weights; use lhc_fer.checkpoint.load_model(path)")
         s, user = kw.get("img_size", 224), kw.pop("pretrained_cfg", None)
@@ -571,8 +573,6 @@ def model_report(model:nn.Module, # any model (LHC modules found with lhc_module
                  img_size:int|None=None # input side; default the model's img_size (else 224)
                 ) -> ModelReport:
     "Params, FLOPs per image, a per-LHC table (place, C, HxW, heads, d, emb, params, FLOPs) and overhead vs the host."
-    import pandas as pd
-    from torch.utils.flop_counter import FlopCounterMode
     model = unwrap_model(model)
     img_size = int(img_size or getattr(model, "img_size", 224))
     p = next(model.parameters())

@@ -15,6 +15,8 @@ from .config import EMOTIONS, LhcFerError, error_line
 from .outputs import check_outputs
 from .models import STAGES, attention_modules, lhc_modules, lhc_net, resnet34v2
 from .checkpoint import OUR_WEIGHTS, load_weights, regular_size, save_model
+import faulthandler, resource, select
+import h5py
 
 # %% auto #0
 __all__ = ['TABLE_MAGIC', 'MAX_KEY', 'TF_DTYPES', 'WEIGHT_SUFFIX', 'H5_LIMIT_S', 'ORIGINAL_CLASSES', 'LHC_BLOCKS', 'BN_NAMES',
@@ -268,7 +270,6 @@ def _names(a, where:str="names") -> list:
 
 def _h5_attr(obj, name:str, where:str, limit:int):
     "Attribute `name` of an h5py object (None when absent), its declared size checked against the file's before it is read."
-    import h5py
     if name not in obj.attrs: return None
     a = h5py.h5a.open(obj.id, name.encode())
     n = math.prod(a.shape or ()) * a.dtype.itemsize
@@ -277,7 +278,6 @@ def _h5_attr(obj, name:str, where:str, limit:int):
 
 def _h5_outside(f, where:str):
     "Refuse a file with a link that leaves it (external or user-defined), found before any link is followed."
-    import h5py
     bad = f.visititems_links(lambda n, l: None if isinstance(l, (h5py.HardLink, h5py.SoftLink)) else (n, l))  # stops at the first
     if bad is None: return
     name, link = bad
@@ -288,7 +288,6 @@ def _h5_outside(f, where:str):
 # %% ../nbs/03_original.ipynb #8feef649
 def _h5_weight(ds, key:str, where:str, limit:int) -> int:
     "The declared bytes of the Keras weight `key`, refusing data outside the file, non-numbers, and more than the file holds."
-    import h5py
     if not isinstance(ds, h5py.Dataset): raise LhcFerError(f"{where}: weight {key!r} is not a dataset")
     if ds.is_virtual: raise LhcFerError(f"{where}: weight {key!r} is a virtual dataset (its data lives in other files); lhc_fer reads only what is inside the file")
     if ds.external: raise LhcFerError(f"{where}: weight {key!r} is stored in external files ({ds.external[0][0]!r}); lhc_fer reads only what is inside the file")
@@ -301,7 +300,6 @@ def _h5_weight(ds, key:str, where:str, limit:int) -> int:
 # %% ../nbs/03_original.ipynb #4b725d25
 def _h5_plan(f, p:Path, limit:int) -> dict:
     "{key: dataset} of an open Keras h5 file, every link, attribute and dataset checked; no weight read yet."
-    import h5py
     _h5_outside(f, p)                                                    # nothing outside the file is ever opened
     g = f["model_weights"] if "model_weights" in f else f
     layers = _h5_attr(g, "layer_names", p, limit)
@@ -321,7 +319,6 @@ def _h5_plan(f, p:Path, limit:int) -> dict:
 
 def _h5_local(p:Path, limit:int, expect) -> dict:
     "Read a Keras h5 in this process (where there is no fork)."
-    import h5py
     try: f = h5py.File(p, "r")
     except Exception as e: raise LhcFerError(f"{p}: not a readable HDF5 file ({error_line(e)})") from e
     try:
@@ -337,11 +334,9 @@ H5_LIMIT_S = 60  # seconds the HDF5 library gets to read a file (an 85 MB host t
 
 def _h5_child(p:Path, limit:int, fd:int):
     "In a forked child: check and read the file, streaming `{keys}` as one JSON line, then per weight b'D' + bytes (b'E' + JSON on error)."
-    import faulthandler, h5py
     def line(**kw): w.write(json.dumps(kw).encode() + b"\n"); w.flush()
     faulthandler.disable(); null = os.open(os.devnull, os.O_WRONLY); os.dup2(null, 1); os.dup2(null, 2)  # a crash says nothing
     try:
-        import resource
         vm = int(next(l for l in open("/proc/self/status") if l.startswith("VmSize")).split()[1]) << 10
         resource.setrlimit(resource.RLIMIT_AS, (vm + 2 * limit + (512 << 20),) * 2)   # the library's own allocations too
     except Exception: pass
@@ -368,7 +363,6 @@ class _Pipe:
         self.fd, self.pid, self.p, self.end, self.buf = fd, pid, p, time.monotonic() + H5_LIMIT_S, bytearray()
 
     def _more(self):
-        import select
         if not select.select([self.fd], [], [], max(0, self.end - time.monotonic()))[0]:
             raise LhcFerError(f"{self.p}: the HDF5 library did not finish reading it in {H5_LIMIT_S} s (a damaged file?)")
         b = os.read(self.fd, 1 << 20)
@@ -507,7 +501,6 @@ def mapping_rows(arch:str # "lhc_net", "lhc_netc" (LHC-Net with controller) or "
 def mapping_table(arch:str # "lhc_net", "lhc_netc" or "host"
            ) -> pd.DataFrame:
     "`mapping_rows(arch)` as a table: original key, our parameter, transform."
-    import pandas as pd
     return pd.DataFrame(mapping_rows(arch), columns=["original", "ours", "transform"])
 
 # %% ../nbs/03_original.ipynb #032d554b

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_playground.ipynb #64be0cf4
 from __future__ import annotations
-import base64, html, math
+import html, math
 from collections import OrderedDict
 from dataclasses import fields
 import numpy as np

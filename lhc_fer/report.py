@@ -11,12 +11,19 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import torch
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from .config import LhcFerError
-from .outputs import KIT_MARK, atomic_path, check_outputs, is_kit_dir
+from .outputs import KIT_MARK, atomic_path, check_out_dir, check_outputs, is_kit_dir, prepare_out_dir
 from .core import as_batch, class_names, progress, seed_everything
 from .models import lhc_modules
 from .checkpoint import load_run, resolve_weights
 from .loaders import load_fer
+from .evaluate import evaluate, plot_confusion, plot_history, split_probs
+from .attention import capture_attention, head_summary, plot_model_view
+from .explain import METHODS, class_head_importance, plot_class_head_importance
+from .faithfulness import EXPLANATIONS, faithfulness, plot_curves, plot_randomization, randomization_check
+from .analysis import attention_stats, plot_entropy_distribution, plot_head_class_grid
 from .study import load_study, plot_optimization_history, plot_parallel_coordinates, plot_param_importances, plot_variants, study_table
 
 # %% auto #0
@@ -30,7 +37,6 @@ def figure_html(fig, # a matplotlib figure
                 caption:str="" # shown under the figure
                ) -> str:
     "Write `fig` as PNG and SVG into `folder` (atomically), close it, and return a `<figure>` embedding the PNG."
-    import matplotlib.pyplot as plt
     folder = Path(folder)
     for fmt in ("svg", "png"):
         with atomic_path(folder/f"{name}.{fmt}") as tmp: fig.savefig(tmp, format=fmt, dpi=100, bbox_inches="tight")
@@ -52,7 +58,6 @@ def table_html(df:pd.DataFrame, # a table
 
 # %% ../nbs/14_report.ipynb #e95e2a78
 def _evaluation(c):
-    from lhc_fer.evaluate import evaluate, plot_confusion
     m = evaluate(c.model, c.data, c.split)
     per = pd.DataFrame(m["per_class"]).T
     head = f"<p>{m['n']} faces of the {html.escape(c.split)} split: accuracy <b>{m['accuracy']:.3f}</b>, macro-F1 <b>{m['macro_f1']:.3f}</b></p>"
@@ -61,7 +66,6 @@ def _evaluation(c):
             table_html(per, "per class")]
 
 def _history(c):
-    from lhc_fer.evaluate import plot_history
     if c.run is None or not Path(c.run).is_dir(): raise LhcFerError("no run folder given (a checkpoint alone has no training history)")
     return [figure_html(plot_history(c.run), c.folder, "history", "losses and metrics per epoch; stages marked")]
 
@@ -69,8 +73,6 @@ def _need_lhc(c, what):
     if not lhc_modules(c.model): raise LhcFerError(f"{type(c.model).__name__} has no LHC modules: no {what}")
 
 def _model_view(c):
-    from lhc_fer.attention import capture_attention, plot_model_view, head_summary
-    from lhc_fer.evaluate import split_probs
     _need_lhc(c, "attention to show")
     probs, y = split_probs(c.model, c.data, c.split)
     ok = np.flatnonzero(probs.argmax(1) == y); i = int(ok[0]) if len(ok) else 0
@@ -83,7 +85,6 @@ def _model_view(c):
             table_html(head_summary(maps).drop(columns=["band"], errors="ignore"), "per head: entropy, max weight, exponent p, contribution")]
 
 def _face_html(face, folder):
-    from matplotlib.figure import Figure
     fig = Figure(figsize=(1.6, 1.6)); ax = fig.add_axes((0, 0, 1, 1)); ax.imshow(face, cmap="gray", vmin=0, vmax=255); ax.set_axis_off()
     return figure_html(fig, folder, "face", "the face")
 
@@ -92,7 +93,6 @@ EXPLAIN = dict(n_steps=16, window=12)  # integrated gradients' steps; occlusion'
 STAT_COLS = ["class", "module", "head", "n", "entropy", "max_weight", "p", "contribution"]
 
 def _stats(c):
-    from lhc_fer.analysis import attention_stats, plot_head_class_grid, plot_entropy_distribution
     _need_lhc(c, "attention statistics")
     st = attention_stats(c.model, c.sub, split=None, by="class")
     C = {n: m.channels for n, m in lhc_modules(c.model).items()}
@@ -103,7 +103,6 @@ def _stats(c):
             table_html(st[[k for k in STAT_COLS if k in st]], f"attention statistics over {len(c.sub)} faces, per class, module and head")]
 
 def _importance(c):
-    from lhc_fer.explain import class_head_importance, plot_class_head_importance
     _need_lhc(c, "heads to ablate")
     t = class_head_importance(c.model, c.sub, split=None)
     return [figure_html(plot_class_head_importance(t), c.folder, "class_head_importance", "true-class probability drop when a head is removed"),
@@ -117,8 +116,6 @@ def _gradcam_layer(model):
     return convs[-1]
 
 def _faithfulness(c):
-    from lhc_fer.explain import METHODS
-    from lhc_fer.faithfulness import faithfulness, plot_curves, EXPLANATIONS
     df = faithfulness(c.model, c.x, EXPLANATIONS if lhc_modules(c.model) else METHODS, module=_gradcam_layer(c.model), **EXPLAIN)
     t = df.groupby("method", sort=False)[["deletion_auc", "insertion_auc"]].mean()
     return [figure_html(plot_curves(df), c.folder, "faithfulness", "the model's probability of its class as each method's most "
@@ -127,7 +124,6 @@ def _faithfulness(c):
             table_html(t, f"mean areas under the curves over {len(c.x)} faces")]
 
 def _sanity(c):
-    from lhc_fer.faithfulness import randomization_check, plot_randomization
     seed_everything(0)
     df = randomization_check(c.model, c.x[:4], module=_gradcam_layer(c.model), **EXPLAIN)
     t = df.pivot(index="method", columns="step", values="spearman"); t.columns = list(df.drop_duplicates("step").sort_values("step").layer)
@@ -227,8 +223,8 @@ def build_study_report(study, # a study folder written by `lhc-fer study`
     tmp = Path(tempfile.mkdtemp(prefix=f".{files.name}.", dir=out.parent)); (tmp/KIT_MARK).write_text('{"kind": "report"}\n')
     try:
         df = study_table(st)
-        link = lambda f: (f'<a href="{html.escape(os.path.relpath(Path(f)/"report.html", out.parent))}">report</a>'
-                          if f and (Path(f)/"report.html").exists() else "")
+        page = lambda f: next((p for p in (Path(f)/"report"/"report.html", Path(f)/"report.html") if p.exists()), None) if f else None
+        link = lambda f: (f'<a href="{html.escape(os.path.relpath(page(f), out.parent))}">report</a>' if page(f) else "")
         best = df[df.state == "complete"].sort_values("value", ascending=st.direction.name != "MAXIMIZE").head(1)
         parts = [f"<p>{len(df)} trials · {int((df.state == 'complete').sum())} complete · {int((df.state == 'pruned').sum())} pruned · "
                  f"{int((df.state == 'fail').sum())} failed · direction {st.direction.name.lower()}"
@@ -244,19 +240,27 @@ def build_study_report(study, # a study folder written by `lhc-fer study`
 # %% ../nbs/14_report.ipynb #407b175b
 def cli_report(model:str, # the model: a run folder, a stage folder or a .safetensors (ours or converted); or a study folder
                data:str=None, # dataset: FER2013 csv, FER+ csv, image folder, labelled list, or synthetic[:N] (not for a study)
-               out:str="report.html", # the HTML file to write; figures go to OUT_files/ beside it (PNG and SVG)
+               out:str="report", # the folder to write: report.html (study.html for a study) and its figures (PNG and SVG)
                split:Literal["train", "valid", "test"]="test", # split to report on
                n:int=64, # faces for the attention statistics and head importance (explanations: the first 8)
-               force:bool=False, # replace an existing report
+               force:bool=False, # replace the report in an existing --out folder (one lhc-fer wrote)
               ):
-    "Write a standalone HTML report of a trained run (evaluation, curves, attention, explanations) or of a study."
-    if (Path(model)/"study.json").is_file() and (Path(model)/"trials").is_dir():   # a study folder (a trial holds study.json too)
-        p = build_study_report(model, out if out != "report.html" else "study.html", force)
-        print(f"wrote {p} (figures as PNG and SVG in {p.with_name(p.stem + '_files')})"); return
-    if data is None: raise LhcFerError(f"report {model}: give the data to report on: lhc-fer report MODEL DATA")
-    run, w, out = model, resolve_weights(model), Path(out)
-    check_outputs({"--out": out, "--out (figures)": out.with_name(out.stem + "_files")}, [data, w, w.with_suffix(".json")])
-    w, net = load_run(w)
-    ds = load_fer(data)
-    p = build_report(net, ds, out, split, n, run=run if Path(run).is_dir() else None, force=force)
-    print(f"model: {w}\nwrote {p} (figures as PNG and SVG in {p.with_name(p.stem + '_files')})")
+    "Write a standalone HTML report of a trained run (evaluation, curves, attention, explanations) or of a study into --out."
+    study = (Path(model)/"study.json").is_file() and (Path(model)/"trials").is_dir()   # a study folder (a trial holds study.json too)
+    html = Path(out)/("study.html" if study else "report.html")
+    owned = lambda name: name in (html.name, html.stem + "_files")
+    if not study:
+        if data is None: raise LhcFerError(f"report {model}: give the data to report on: lhc-fer report MODEL DATA")
+        w = resolve_weights(model)
+        check_outputs({"--out": out}, [data, w, w.with_suffix(".json")])
+    else: check_outputs({"--out": out}, [Path(model)/"study.json"])
+    check_out_dir(out, force=force, owned=owned, resumable=False)
+    if study:
+        load_study(model)                                                      # a readable study, before anything is written
+        prepare_out_dir(out, force=force, kind="report", owned=owned)
+        p = build_study_report(model, html, force=True)
+    else:
+        w, net = load_run(w); ds = load_fer(data)
+        prepare_out_dir(out, force=force, kind="report", owned=owned)
+        p = build_report(net, ds, html, split, n, run=model if Path(model).is_dir() else None, force=True)
+    print(f"{'' if study else f'model: {w}' + chr(10)}wrote {p} (figures as PNG and SVG in {p.with_name(p.stem + '_files')})")

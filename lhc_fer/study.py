@@ -31,6 +31,8 @@ from .lhc import valid_heads
 from .models import PAPER_EMB, PAPER_HEADS, lhc_places
 from .checkpoint import load_model
 from .train import FAST_LHC, PAPER_STAGES, fast_config, fast_stages, train_fast, train_paper
+import sqlalchemy.engine
+import sqlalchemy
 
 # %% auto #0
 __all__ = ['STUDY_PARAMS', 'SPACES', 'PRUNERS', 'METRICS', 'PROTOCOLS', 'WORKER_ENV', 'encode_choice', 'decode_choice',
@@ -220,7 +222,6 @@ def trial_config(params:dict, # a trial's parameters (as stored)
 def storage_label(storage:str) -> str: # a storage URL or journal path
     "The storage as text without its password (for files, logs and messages)."
     if storage.startswith("journal:"): return storage
-    import sqlalchemy.engine
     try: return sqlalchemy.engine.make_url(storage)._replace(password=None).render_as_string(hide_password=False)  # URL.set keeps None
     except Exception: return storage.split("@")[-1]
 
@@ -247,7 +248,6 @@ def check_storage(url:str # a storage from `parse_storage`
         p = Path(url.removeprefix("journal:")) if url.startswith("journal:") else Path(url.split(":///", 1)[-1])
         if url.startswith("journal:") and not p.parent.is_dir(): raise LhcFerError(f"storage {url}: no folder {p.parent}")
         return
-    import sqlalchemy
     u = sqlalchemy.engine.make_url(url)
     where = f"{u.host or 'localhost'}:{u.port or {'postgresql': 5432, 'mysql': 3306}.get(u.get_backend_name(), '?')}"
     try:

@@ -37,6 +37,9 @@ from .models import attention_from_host, controller_only, lhc_from_host, lhc_pla
 from .checkpoint import ARCHS, file_sha256, load_model, read_state, save_config, save_model
 from .original import load_host
 from .loaders import fer_dls, load_fer
+from fastcore.imports import IN_NOTEBOOK
+import inspect
+import filecmp
 
 # %% auto #0
 __all__ = ['PAPER_ADAM', 'PAPER_SGD', 'PAPER_STAGES', 'OPTIMIZERS', 'RUN_ENTRIES', 'FAST_RECIPE', 'FAST_WD', 'FAST_BN_MOMENTUM',
@@ -143,7 +146,6 @@ class HistoryCSV(CSVLogger):
 # %% ../nbs/05_train.ipynb #10ea5d3f
 def quiet_progress() -> bool:
     "True when stdout is neither a terminal nor a notebook (a log file, a pipe, CI): print one line per epoch."
-    from fastcore.imports import IN_NOTEBOOK
     return not IN_NOTEBOOK and not sys.stdout.isatty()
 
 
@@ -162,7 +164,6 @@ PAPER_ADAM = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-7, wd=0.0)  # Keras Ad
 PAPER_SGD = partial(SGD, mom=0.0, wd=0.0)  # plain SGD, no momentum, no weight decay
 
 def _learner_keys():
-    import inspect
     return set(inspect.signature(Learner.__init__).parameters) - {"self", "dls", "model"}
 
 def lhc_learner(dls, # fastai DataLoaders of (B, 1|3, H, W) pixels in 0-255 and int (B,) or soft (B, K) labels
@@ -577,7 +578,6 @@ def _finished(d:Path) -> bool: return (d/"metrics.json").exists() and (d/"model.
 
 def _copy_model(src:Path, dst:Path):
     "Copy a stage's model (and sidecar) to the run's; a copy that is already there is left as it is (not rewritten)."
-    import filecmp
     if rank_distrib(): return
     for a, b in ((src, dst), (src.with_suffix(".json"), dst.with_suffix(".json"))):
         if b.exists() and filecmp.cmp(a, b, shallow=False): continue

@@ -35,7 +35,7 @@ def test_data_group_help():
 
 def test_train_flags_generated_from_config():
     from dataclasses import fields
-    from lhc_fer.core import Config, config_docs
+    from lhc_fer.config import Config, config_docs
     r = run("train", "--help")
     assert r.returncode == 0, r.stderr
     for f in fields(Config):
