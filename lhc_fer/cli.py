@@ -198,7 +198,7 @@ def build_parser(command:str|None=None) -> argparse.ArgumentParser: # build the 
             else: add_signature_flags(sp, command_params(name))
     return p
 
-# %% ../nbs/15_cli.ipynb #20feb3a1
+# %% ../nbs/15_cli.ipynb #0f8d0f6f
 def _command_of(argv):
     "The registry name that `argv` selects (before full parsing)."
     words = [a for a in argv if not a.startswith("-")]
@@ -207,6 +207,7 @@ def _command_of(argv):
         if words[:k] == n.split(): return n
     return None
 
+# %% ../nbs/15_cli.ipynb #6edfe767
 DEPRECATED = {"predict": "--weights", "export": "--weights", "explore": "--weights"}  # command -> its old model flag (the model is now the first positional)
 
 def deprecated_spelling(argv:list, name:str|None) -> list: # the arguments; the command they select
@@ -220,6 +221,7 @@ def deprecated_spelling(argv:list, name:str|None) -> list: # the arguments; the 
     print(f"lhc-fer: {flag} is deprecated; give the model first: lhc-fer {name} MODEL ...", file=sys.stderr)
     return rest[:at] + [v] + rest[at:]
 
+# %% ../nbs/15_cli.ipynb #05369b39
 def main(argv=None): # arguments (default: sys.argv[1:])
     "Entry point of the `lhc-fer` command."
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno, json, os, re, sys, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'PIXEL_RANGE', 'PRECISIONS', 'EMOTION_COLORS', 'ATTENTIONS', 'WRITE_ERRORS', 'LhcFerError', 'Config',
@@ -29,7 +30,7 @@ class LhcFerError(Exception):
 def _ranged(lo, hi, step=None, valid=None, **kw): return dict(range=(lo, hi, step), valid=valid or (lo, hi), **kw)
 def _hparam(default, help:str, meta:dict): return field(default=default, metadata=dict(help=help, **meta))
 
-# %% ../nbs/00_config.ipynb #d046fa60
+# %% ../nbs/00_config.ipynb #a3e9929c
 ATTENTIONS = ("lhc", "se", "eca", "cbam", "none")  # channel attention at the LHC places: LHC, or timm's SE, ECA, CBAM
 
 @dataclass
@@ -67,36 +68,42 @@ class Config:
     @property
     def given(self) -> frozenset: return self.__dict__.get("_given", frozenset())  # the fields a user set
 
-    @classmethod
-    def from_dict(cls, d:dict, where:str="config"): # `where` names the source in error messages; "given" lists set fields
-        "Build a `Config` from a dict, rejecting unknown keys."
-        d = dict(d); given = d.pop("given", None)
-        names = [f.name for f in fields(cls)]
-        bad = [k for k in d if k not in names] + [k for k in (given or ()) if k not in names]
-        if bad: raise LhcFerError(f"{where}: unknown Config key(s) {bad}; valid keys: {names}")
-        cfg = cls(**{k: _coerce(cls, k, v, where) for k, v in d.items()})
-        if given is not None: object.__setattr__(cfg, "_given", frozenset(given))
-        return cfg
+# %% ../nbs/00_config.ipynb #c35bca06
+@patch(cls_method=True)
+def from_dict(cls:Config, d:dict, where:str="config"): # `where` names the source in error messages; "given" lists set fields
+    "Build a `Config` from a dict, rejecting unknown keys."
+    d = dict(d); given = d.pop("given", None)
+    names = [f.name for f in fields(cls)]
+    bad = [k for k in d if k not in names] + [k for k in (given or ()) if k not in names]
+    if bad: raise LhcFerError(f"{where}: unknown Config key(s) {bad}; valid keys: {names}")
+    cfg = cls(**{k: _coerce(cls, k, v, where) for k, v in d.items()})
+    if given is not None: object.__setattr__(cfg, "_given", frozenset(given))
+    return cfg
 
-    @classmethod
-    def from_json(cls, src): # a path to a .json file, or a JSON string
-        "Read a `Config` from a JSON file or string."
-        p = Path(src) if not str(src).lstrip().startswith("{") else None
-        where = str(p) if p else "JSON string"
-        try: d = json.loads(p.read_text() if p else src)
-        except FileNotFoundError: raise LhcFerError(f"{where}: no such config file") from None
-        except (OSError, UnicodeDecodeError) as e: raise LhcFerError(f"{where}: cannot read the config ({e})") from e
-        except json.JSONDecodeError as e: raise LhcFerError(f"{where}:{e.lineno}: not valid JSON ({e.msg})") from e
-        if not isinstance(d, dict): raise LhcFerError(f"{where}: expected a JSON object of Config keys, got {type(d).__name__}")
-        return cls.from_dict(d, where)
+# %% ../nbs/00_config.ipynb #16e68831
+@patch(cls_method=True)
+def from_json(cls:Config, src): # a path to a .json file, or a JSON string
+    "Read a `Config` from a JSON file or string."
+    p = Path(src) if not str(src).lstrip().startswith("{") else None
+    where = str(p) if p else "JSON string"
+    try: d = json.loads(p.read_text() if p else src)
+    except FileNotFoundError: raise LhcFerError(f"{where}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as e: raise LhcFerError(f"{where}: cannot read the config ({e})") from e
+    except json.JSONDecodeError as e: raise LhcFerError(f"{where}:{e.lineno}: not valid JSON ({e.msg})") from e
+    if not isinstance(d, dict): raise LhcFerError(f"{where}: expected a JSON object of Config keys, got {type(d).__name__}")
+    return cls.from_dict(d, where)
 
-    def to_json(self):
-        "The config as JSON: every field, and `given` (the ones the user set)."
-        return json.dumps({**asdict(self), "given": sorted(self.given)}, indent=2)
+# %% ../nbs/00_config.ipynb #1297b3e2
+@patch
+def to_json(self:Config):
+    "The config as JSON: every field, and `given` (the ones the user set)."
+    return json.dumps({**asdict(self), "given": sorted(self.given)}, indent=2)
 
-    def replace(self, **kw):
-        "A copy with some fields changed (checked like `from_dict`); the changed fields count as given."
-        return Config.from_dict({**asdict(self), **kw, "given": sorted(self.given | set(kw))})
+# %% ../nbs/00_config.ipynb #d2309457
+@patch
+def replace(self:Config, **kw):
+    "A copy with some fields changed (checked like `from_dict`); the changed fields count as given."
+    return Config.from_dict({**asdict(self), **kw, "given": sorted(self.given | set(kw))})
 
 # %% ../nbs/00_config.ipynb #22867390
 def _field_type(cls, name):
@@ -155,7 +162,7 @@ def one_line(msg:str # a message, maybe naming files with odd characters
     s = str(msg).encode("utf-8", "backslashreplace").decode("utf-8")        # lone surrogates from non-UTF-8 names
     return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in s)
 
-# %% ../nbs/00_config.ipynb #145ec2d1
+# %% ../nbs/00_config.ipynb #d3073852
 def error_line(e:BaseException) -> str:
     "An exception as one short line: its type and the first line of its message (for \"cannot read X (...)\")."
     msg = (str(e).strip().splitlines() or [""])[0][:200]

@@ -327,17 +327,35 @@ def _index(t:bytes, n:int, what:str="emotion", names:str="") -> tuple: # a label
         return None, f"{what} {t.decode() if v is not None else _clip(t, 12)} out of range 0-{n-1}{names and f' ({names})'}"
     return v, None
 
-# %% ../nbs/04_data.ipynb #4d7cc302
-def _read_fer_rows(path, skip_bad=False, n_classes=len(EMOTIONS), need_labels=True, max_csv_bytes=MAX_CSV_BYTES):
-    "Parse a FER2013-style csv: dict(images, labels, usage, lines) of the good rows, and the problems."
-    p = Path(path); lines = _csv_lines(_read_bytes(p, max_csv_bytes)); _, first = next(lines)
-    hdr = _header(first); pr = _Problems(p)
+# %% ../nbs/04_data.ipynb #cbd0ff08
+def _fer_columns(p, first:bytes, need_labels:bool=True) -> tuple: # the file; its header line; must it have an emotion column?
+    "The header of a FER2013-style csv and its emotion, pixels and usage column indices (None when absent)."
+    hdr = _header(first)
     col = {k: next((i for i, h in enumerate(hdr) if h in names), None) for k, names in
            dict(emotion=("emotion", "label"), pixels=("pixels",), usage=("usage",)).items()}
     if col["pixels"] is None or (need_labels and col["emotion"] is None):
         found = _first(first); hint = " (the file has no header line)" if found[:1].isdigit() else ""
         _fatal(f"{p}:1", f"expected columns emotion,pixels[,Usage]; found header {found!r}{hint}")
-    ie, ip, iu, ncol = col["emotion"], col["pixels"], col["usage"], len(hdr)
+    return hdr, col["emotion"], col["pixels"], col["usage"]
+
+# %% ../nbs/04_data.ipynb #9f6c0462
+def _fer_images(pix:list, lno:list, p, pr:_Problems) -> tuple: # pixel fields of the rows; their line numbers; the file; its problems
+    "Images (N, s, s) of the rows holding the file's most common square pixel count, and the mask of those rows."
+    vals, counts, bad, big = _parse_rows(pix)
+    clean = ~(bad | big)
+    cand, freq = np.unique(counts[clean], return_counts=True) if clean.any() else (np.array([2304]), [1])
+    expected = int(cand[np.argmax(freq)])
+    if expected < 1 or math.isqrt(expected) ** 2 != expected: expected = 2304
+    good = clean & (counts == expected)
+    for k in np.flatnonzero(~good): pr.add(f"{p}:{lno[k]}", _pixel_problem(pix[k], expected) if len(pr.items) < MAX_PROBLEMS else "")
+    s = math.isqrt(expected)
+    return (vals.reshape(-1, s, s) if good.all() else vals[np.repeat(good, counts)].reshape(-1, s, s)), good
+
+# %% ../nbs/04_data.ipynb #2b5df698
+def _read_fer_rows(path, skip_bad=False, n_classes=len(EMOTIONS), need_labels=True, max_csv_bytes=MAX_CSV_BYTES):
+    "Parse a FER2013-style csv: dict(images, labels, usage, lines) of the good rows, and the problems."
+    p = Path(path); lines = _csv_lines(_read_bytes(p, max_csv_bytes)); _, first = next(lines)
+    hdr, ie, ip, iu = _fer_columns(p, first, need_labels); pr = _Problems(p); ncol = len(hdr)
     cols = f" ({','.join(hdr)})" if len(",".join(hdr)) <= 80 else ""
     pix, lab, use, lno = [], [], [], []
     for j, ln in lines:
@@ -358,18 +376,9 @@ def _read_fer_rows(path, skip_bad=False, n_classes=len(EMOTIONS), need_labels=Tr
     if not pix:
         pr.check(skip_bad, left=False)
         _fatal(f"{p}:2", "no data rows; expected one face per line after the header")
-    vals, counts, bad, big = _parse_rows(pix)
-    clean = ~(bad | big)
-    cand, freq = np.unique(counts[clean], return_counts=True) if clean.any() else (np.array([2304]), [1])
-    expected = int(cand[np.argmax(freq)])
-    if expected < 1 or math.isqrt(expected) ** 2 != expected: expected = 2304
-    good = clean & (counts == expected)
-    for k in np.flatnonzero(~good): pr.add(f"{p}:{lno[k]}", _pixel_problem(pix[k], expected) if len(pr.items) < MAX_PROBLEMS else "")
+    imgs, good = _fer_images(pix, lno, p, pr)
     pr.items.sort(key=lambda it: int(it[0].rsplit(":", 1)[1]))   # in file order
     pr.check(skip_bad, left=good.any())
-    s = math.isqrt(expected)
-    if good.all(): imgs = vals.reshape(-1, s, s)
-    else: imgs = vals[np.repeat(good, counts)].reshape(-1, s, s)
     gi = np.flatnonzero(good)
     return dict(images=imgs, labels=np.array(lab, np.int64)[gi], usage=np.array(use, "<U5")[gi] if iu is not None else None,
                 lines=np.array(lno)[gi], path=p), pr
@@ -390,22 +399,15 @@ def read_fer2013_csv(path, # fer2013.csv (or .csv.gz): emotion,pixels[,Usage]
                    layout="fer2013 csv" + ("" if r["usage"] is not None else " (no Usage: seeded split)"),
                    problems=pr.items, n_bad=pr.n)
 
-# %% ../nbs/04_data.ipynb #d9f3a63f
+# %% ../nbs/04_data.ipynb #9b9ec966
 FERPLUS_COLS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "nf")
 FERPLUS_CLASSES = EMOTIONS + ("contempt",)
 _FP2OURS = np.array([6, 3, 5, 4, 0, 1, 2, 7])  # FER+ emotion column -> index in FERPLUS_CLASSES
 
-def read_ferplus(path, # fer2013new.csv: Usage,Image name,neutral,...,contempt,unknown,NF (vote counts)
-                 pixels=None, # fer2013.csv with the pixels (default: fer2013.csv beside `path`)
-                 mode:str="majority", # "majority" (hard labels) or "probability" (soft labels)
-                 skip_bad:bool=False, # drop bad rows (and count them) instead of raising
-                 max_csv_bytes:int=MAX_CSV_BYTES, # refuse files larger than this (each), counted after gunzip
-                 ) -> FerData:
-    "Read FER+ votes joined row by row with FER2013 pixels; 8 classes (ours + contempt)."
-    if mode not in ("majority", "probability"): raise FerDataError(f"read_ferplus: mode={mode!r}; expected 'majority' or 'probability'")
-    p = Path(path); pixels = Path(pixels) if pixels is not None else p.parent/"fer2013.csv"
-    if not pixels.exists(): _fatal(p, f"FER+ labels need the FER2013 pixels: {safe_name(pixels)} not found (pass pixels=PATH / --pixels)")
-    lines = _csv_lines(_read_bytes(p, max_csv_bytes)); _, first = next(lines); hdr = _header(first); pr = _Problems(p)
+# %% ../nbs/04_data.ipynb #45946ab3
+def _ferplus_votes(p:Path, max_csv_bytes:int, pr:_Problems) -> tuple: # fer2013new.csv; its size limit; its problems
+    "Vote counts (N, 10), splits and line numbers of the well-formed rows of a FER+ votes file."
+    lines = _csv_lines(_read_bytes(p, max_csv_bytes)); _, first = next(lines); hdr = _header(first)
     need = ("usage", "image name") + FERPLUS_COLS
     miss = [c for c in need if c not in hdr]
     if miss: _fatal(f"{p}:1", f"missing FER+ column(s) {miss}; expected Usage,Image name,{','.join(FERPLUS_COLS)}; found header {_first(first)!r}")
@@ -424,6 +426,34 @@ def read_ferplus(path, # fer2013new.csv: Usage,Image name,neutral,...,contempt,u
         if not all(t.isdigit() and len(t) <= 9 for t in v):   # bytes.isdigit: ASCII digits only
             pr.add(f"{p}:{j}", f"vote counts must be integers >= 0 (at most 9 digits), got {_clip(b','.join(v), 60)}"); continue
         votes.extend(map(int, v)); use.append(u); lno.append(j)
+    V = np.frombuffer(votes, np.int64).reshape(-1, len(FERPLUS_COLS)) if lno else np.zeros((0, len(FERPLUS_COLS)), np.int64)
+    return V, use, lno
+
+# %% ../nbs/04_data.ipynb #68afa76f
+def _ferplus_labels(V:np.ndarray, mode:str="majority") -> tuple: # vote counts (N, 10); "majority" or "probability"
+    "Which faces get a label under `mode` (single votes dropped as outliers), and those labels over FERPLUS_CLASSES."
+    V = np.where(V <= 1, 0, V).astype(np.float64)              # single votes are outliers (FER+ paper code)
+    tot, win = V.sum(1), V.argmax(1)
+    if mode == "majority":
+        ok = (V.max(1) > 0.5 * tot) & (win < 8)
+        return ok, _FP2OURS[win[ok]].astype(np.int64)
+    ok = (V[:, :8].sum(1) > 0) & (win < 8)
+    P = V[ok, :8] / V[ok, :8].sum(1, keepdims=True); labels = np.zeros_like(P, dtype=np.float32)
+    labels[:, _FP2OURS] = P
+    return ok, labels
+
+# %% ../nbs/04_data.ipynb #ddb15890
+def read_ferplus(path, # fer2013new.csv: Usage,Image name,neutral,...,contempt,unknown,NF (vote counts)
+                 pixels=None, # fer2013.csv with the pixels (default: fer2013.csv beside `path`)
+                 mode:str="majority", # "majority" (hard labels) or "probability" (soft labels)
+                 skip_bad:bool=False, # drop bad rows (and count them) instead of raising
+                 max_csv_bytes:int=MAX_CSV_BYTES, # refuse files larger than this (each), counted after gunzip
+                 ) -> FerData:
+    "Read FER+ votes joined row by row with FER2013 pixels; 8 classes (ours + contempt)."
+    if mode not in ("majority", "probability"): raise FerDataError(f"read_ferplus: mode={mode!r}; expected 'majority' or 'probability'")
+    p = Path(path); pixels = Path(pixels) if pixels is not None else p.parent/"fer2013.csv"
+    if not pixels.exists(): _fatal(p, f"FER+ labels need the FER2013 pixels: {safe_name(pixels)} not found (pass pixels=PATH / --pixels)")
+    pr = _Problems(p); V, use, lno = _ferplus_votes(p, max_csv_bytes, pr)
     if not lno: pr.check(skip_bad, left=False); _fatal(f"{p}:2", "no data rows; expected one FER+ row per face after the header")
     fer, fpr = _read_fer_rows(pixels, skip_bad=True, need_labels=False, max_csv_bytes=max_csv_bytes)
     row_of = {int(l): i for i, l in enumerate(fer["lines"])}
@@ -432,16 +462,8 @@ def read_ferplus(path, # fer2013new.csv: Usage,Image name,neutral,...,contempt,u
         if l in row_of: keep.append(k)
         else: pr.add(f"{p}:{l}", f"no usable pixels for this face on line {l} of {safe_name(pixels)}")
     pr.check(skip_bad, left=bool(keep))
-    V = np.frombuffer(votes, np.int64).reshape(-1, len(FERPLUS_COLS))[keep].astype(np.float64); lno = np.array(lno)[keep]; use = np.array(use, "<U5")[keep]
-    V[V <= 1] = 0                                              # single votes are outliers (FER+ paper code)
-    tot, win = V.sum(1), V.argmax(1)
-    if mode == "majority":
-        ok = (V.max(1) > 0.5 * tot) & (win < 8)
-        labels = _FP2OURS[win[ok]].astype(np.int64)
-    else:
-        ok = (V[:, :8].sum(1) > 0) & (win < 8)
-        P = V[ok, :8] / V[ok, :8].sum(1, keepdims=True); labels = np.zeros_like(P, dtype=np.float32)
-        labels[:, _FP2OURS] = P
+    V, lno, use = V[keep], np.array(lno)[keep], np.array(use, "<U5")[keep]
+    ok, labels = _ferplus_labels(V, mode)
     if not ok.any(): _fatal(p, f"no usable faces: none of the {len(V)} rows has a {mode} label (ties, NF and unknown winners are dropped)")
     rows = np.array([row_of[int(l)] for l in lno[ok]], np.int64)
     return FerData(fer["images"][rows], labels, use[ok], FERPLUS_CLASSES, str(p), [f"{p}:{l}" for l in lno[ok]],
@@ -538,24 +560,15 @@ def _entries(d) -> list: # a folder
     try: return sorted(d.iterdir())
     except OSError as e: _fatal(d, f"cannot list folder ({e.strerror})")
 
-# %% ../nbs/04_data.ipynb #86d17d79
+# %% ../nbs/04_data.ipynb #a66bca62
 _SPLIT_DIRS = {"train": "train", "training": "train", "val": "valid", "valid": "valid", "validation": "valid",
                "test": "test", "testing": "test", "publictest": "valid", "privatetest": "test"}
 
-def read_image_folder(root, # root/<split>/<class>/*.png (or root/<class>/*.png)
-                      skip_bad:bool=False, # drop bad images (and count them) instead of raising
-                      valid_pct:float=0.1, # fraction of train moved to valid when there is no valid split
-                      test_pct:float=0.1, # fraction for test when there are no split folders at all
-                      seed:int=0, # seed of those splits
-                      size:int=48, # square images are resized to size x size
-                      max_pixels:int=MAX_PIXELS, # refuse images of more pixels (width x height) than this
-                      ) -> FerData:
-    "Read `root/<split>/<class>/*.png|jpg` (or `root/<class>/...`) into `FerData`."
-    root = Path(root); pr = _Problems(root)
-    if not root.is_dir(): _fatal(root, "no such folder")
+def _folder_groups(root:Path, pr:_Problems) -> tuple: # the dataset folder; its problems
+    "The (split or None, class, folder) of each class folder under `root`, and whether `root` has split folders."
     subs = [d for d in _entries(root) if d.is_dir() and not d.name.startswith(".")]
     by_split = any(d.name.lower() in _SPLIT_DIRS for d in subs)
-    groups = []                                                # (split or None, class, folder)
+    groups = []
     for d in subs:
         if by_split:
             s = _SPLIT_DIRS.get(d.name.lower())
@@ -568,7 +581,11 @@ def read_image_folder(root, # root/<split>/<class>/*.png (or root/<class>/*.png)
             k = _class_of(d.name)
             if k is None: pr.add(d, f"unknown class folder {d.name!r}; expected one of {', '.join(EMOTIONS)}, or split folders train/valid/test")
             else: groups.append((None, k, d))
-    classes = _classes_for({k for _, k, _ in groups})
+    return groups, by_split
+
+# %% ../nbs/04_data.ipynb #fdff488e
+def _folder_faces(groups:list, classes:tuple, size:int, max_pixels:int, pr:_Problems) -> tuple: # from `_folder_groups`; class names; face size; pixel limit; problems
+    "Faces, label indices, splits and paths of the readable images of each class folder; the others are problems."
     imgs, lab, spl, where = [], [], [], []
     for s, k, folder in groups:
         for f in _entries(folder):
@@ -576,6 +593,23 @@ def read_image_folder(root, # root/<split>/<class>/*.png (or root/<class>/*.png)
             im, err = _load_image(f, size, max_pixels)
             if err: pr.add(f, err); continue
             imgs.append(im); lab.append(classes.index(k)); spl.append(s or "train"); where.append(str(f))
+    return imgs, lab, spl, where
+
+# %% ../nbs/04_data.ipynb #974e78ad
+def read_image_folder(root, # root/<split>/<class>/*.png (or root/<class>/*.png)
+                      skip_bad:bool=False, # drop bad images (and count them) instead of raising
+                      valid_pct:float=0.1, # fraction of train moved to valid when there is no valid split
+                      test_pct:float=0.1, # fraction for test when there are no split folders at all
+                      seed:int=0, # seed of those splits
+                      size:int=48, # square images are resized to size x size
+                      max_pixels:int=MAX_PIXELS, # refuse images of more pixels (width x height) than this
+                      ) -> FerData:
+    "Read `root/<split>/<class>/*.png|jpg` (or `root/<class>/...`) into `FerData`."
+    root = Path(root); pr = _Problems(root)
+    if not root.is_dir(): _fatal(root, "no such folder")
+    groups, by_split = _folder_groups(root, pr)
+    classes = _classes_for({k for _, k, _ in groups})
+    imgs, lab, spl, where = _folder_faces(groups, classes, size, max_pixels, pr)
     pr.check(skip_bad, "image", left=bool(imgs))
     if not imgs: _fatal(root, f"no images found; expected {safe_name(root)}/<split>/<class>/*.png (split train/valid/test, class one of {', '.join(EMOTIONS)})")
     lab = np.array(lab, np.int64); spl = np.array(spl, "<U5")

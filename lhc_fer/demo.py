@@ -4,23 +4,24 @@
 
 # %% ../nbs/16_demo.ipynb #698d3b3a
 from __future__ import annotations
-import json, time
+import json, time, warnings
 import numpy as np
 import torch
 from .config import Config, LhcFerError
 from .outputs import atomic_path, prepare_out_dir
-from .core import save_figure
+from .core import save_figure, seed_everything
 from .data import write_fer2013_csv
 from .synthetic import synthetic_faces
-from .loaders import load_fer
-from .models import lhc_modules
+from .loaders import fer_dls, load_fer
+from .models import lhc_from_host, lhc_modules, resnet34v2
 from .checkpoint import load_model
-from .train import train_fast
+from .train import lhc_learner, train_fast
 from .evaluate import evaluate, plot_history
 from .attention import capture_attention, plot_head_heatmaps
+from .explorer import AttentionExplorer, app_faces
 
 # %% auto #0
-__all__ = ['DEMO_CONFIG', 'DEMO_FACES', 'DEMO_ENTRIES', 'attention_figure', 'demo', 'cli_demo']
+__all__ = ['DEMO_CONFIG', 'DEMO_FACES', 'DEMO_ENTRIES', 'attention_figure', 'demo', 'cli_demo', 'quick_models', 'quick_explorer']
 
 # %% ../nbs/16_demo.ipynb #08e3a98d
 DEMO_CONFIG = Config(img_size=48, width=0.25, heads=(4, 4, 4, 3, 1), emb=(16, 16, 8, 4, 4), epochs=10, bs=32,
@@ -90,3 +91,42 @@ def cli_demo(out:str="outputs/demo", # folder for metrics.json, confusion.png, a
     "Train a small host, then LHC-Net from it, on synthetic faces; write outputs/demo (prints the test accuracy)."
     demo(out, n=n, epochs=epochs, force=force, seed=seed)
     return 0
+
+# %% ../nbs/16_demo.ipynb #10d67d76
+def _fit_faces(faces, n, seed): # at most n train faces and n // 5 valid ones, drawn with `seed`
+    rng = np.random.default_rng(seed)
+    pick = lambda s, k: rng.permutation(np.flatnonzero(faces.split == s))[:k]
+    return faces.subset(np.sort(np.concatenate([pick("train", n), pick("valid", max(1, n // 5))])))
+
+# %% ../nbs/16_demo.ipynb #5b1e2894
+def quick_models(faces, # a `FerData` with train and valid faces
+                 epochs:int=1, # host epochs (LHC-Net gets as many; 0: both untrained)
+                 img_size:int=64, # input size of the models
+                 n:int=300, # the most train faces they are fitted on (and n // 5 valid ones)
+                 seed:int=0 # seed of the faces drawn and of the models
+                ) -> tuple:
+    "A quarter-width host fitted for a moment on `faces`, then LHC-Net fitted from it: (LHC-Net, host), both in eval mode."
+    seed_everything(seed)
+    host = resnet34v2(img_size=img_size, width=0.25)       # built first: its initialisation is the seed's alone
+    dls = fer_dls(_fit_faces(faces, n, seed), bs=32, aug="none", seed=seed) if epochs else None
+    def fit(m):                                            # the library's path: one-cycle AdamW, no early stop
+        if epochs:
+            learn = lhc_learner(dls, m, lr=3e-3, early_stop=False)
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 3e-3)
+        return m.eval()
+    fit(host)
+    with warnings.catch_warnings():                        # "auto" moves heads to counts that divide the maps
+        warnings.simplefilter("ignore"); model = lhc_from_host(host, heads="auto", emb=(16, 16, 16, 8, 4))
+    return fit(model), host
+
+# %% ../nbs/16_demo.ipynb #2ac6277f
+def quick_explorer(epochs:int=1, # host epochs of the quick fit (LHC-Net gets as many; 0: untrained)
+                   img_size:int=64, # input size of the models
+                   n:int=300, # synthetic faces to browse without `data`; the most train faces the models are fitted on
+                   seed:int=0, # seed of the faces and the models
+                   data=None # the faces to browse and fit on: anything `load_fer` reads (None: `n` synthetic faces)
+                  ) -> AttentionExplorer:
+    "The explorer `lhc-fer explore` serves without a model: `quick_models` fitted on the faces browsed, LHC-Net beside its host."
+    faces = app_faces(data, n, seed)
+    model, host = quick_models(faces, epochs, img_size, n, seed)
+    return AttentionExplorer(model, faces, compare=host, names=("LHC-Net", "host"))

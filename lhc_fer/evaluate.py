@@ -29,7 +29,7 @@ from .train import read_history
 # %% auto #0
 __all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'EVAL_FILES', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views',
            'input_size', 'tta_views', 'predict_tta', 'classification_metrics', 'plot_confusion', 'run_histories',
-           'plot_history', 'split_probs', 'evaluate', 'interpret', 'trained_on', 'warn_synthetic', 'cli_eval']
+           'plot_history', 'split_probs', 'evaluate', 'interpret_learner', 'trained_on', 'warn_synthetic', 'cli_eval']
 
 # %% ../nbs/06_evaluate.ipynb #d89e2f94
 REF_SIZE = 224     # the original's input side: view shifts are pixels at this size
@@ -291,7 +291,7 @@ def evaluate(model:nn.Module, # classifier returning logits
     return m
 
 # %% ../nbs/06_evaluate.ipynb #259e495f
-def interpret(learn, # a fastai Learner
+def interpret_learner(learn, # a fastai Learner
               dl=None, # the loader to interpret (default: the validation loader)
               classes=None # class names when the loader has no vocab (default: the model's, else EMOTIONS)
              ):

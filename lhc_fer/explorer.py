@@ -4,10 +4,11 @@
 
 # %% ../nbs/12_explorer.ipynb #51030c59
 from __future__ import annotations
-import base64, contextlib, html, io, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, threading, time, warnings, webbrowser
+import base64, contextlib, html, io, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, threading, time, webbrowser
 from collections import OrderedDict
 from pathlib import Path
 from typing import NamedTuple
+from weakref import WeakKeyDictionary
 import numpy as np
 import torch
 import ipywidgets as W
@@ -16,15 +17,26 @@ from jupyter_core.paths import jupyter_config_path
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+from PIL import Image, UnidentifiedImageError
+from fastcore.basics import patch
 from .config import LhcFerError, notice
 from .outputs import atomic_path
-from .core import as_batch, eval_mode, hard_labels, model_device, seed_everything, upsample
+from .core import as_batch, eval_mode, hard_labels, model_device, upsample
+from .data import read_image
+from .synthetic import synthetic_faces
+from .loaders import load_fer
+from .models import lhc_modules
+from .checkpoint import load_model, load_run, resolve_weights
+from .attention import band_mask, capture_attention, contribution_map, plot_head_bands, plot_model_view
+from .explain import METHODS as ATTRIBUTIONS, attribute, attribution_map
+from .evaluate import warn_synthetic
+from .predict import face_input
 
 # %% auto #0
 __all__ = ['OVERLAYS', 'FACE_IN', 'HEAT_IN', 'STYLE', 'APP_CODE', 'HOST_STAGES', 'VOILA_CONFIG', 'fig_png', 'show_png', 'LRU',
            'ModelCache', 'photo_array', 'ImagePicker', 'PngCache', 'ModelView', 'CompareView', 'synthetic_warning',
-           'SyntheticWarning', 'AttentionExplorer', 'write_app', 'host_of', 'explorer_app', 'free_port', 'check_port',
-           'check_model', 'check_host', 'check_data', 'voila_config', 'voila_command', 'cli_explore']
+           'SyntheticWarning', 'AttentionExplorer', 'write_app', 'host_of', 'app_faces', 'explorer_app', 'free_port',
+           'check_port', 'check_model', 'check_host', 'check_data', 'voila_config', 'voila_command', 'cli_explore']
 
 # %% ../nbs/12_explorer.ipynb #d47f625b
 def fig_png(fig:Figure, # a matplotlib figure
@@ -60,18 +72,16 @@ class LRU(OrderedDict):
         while len(self) > self.size: self.popitem(last=False)
         return v
 
-# %% ../nbs/12_explorer.ipynb #a74b3e84
-from .attention import capture_attention, contribution_map, band_mask, plot_head_bands
-from .explain import attribute, attribution_map, METHODS as ATTRIBUTIONS
-from .models import lhc_modules
-
-# %% ../nbs/12_explorer.ipynb #b0f66aaf
+# %% ../nbs/12_explorer.ipynb #76954c38
 OVERLAYS = ("contribution",) + tuple(ATTRIBUTIONS)  # the head's |g*O| (no extra pass), or a Captum attribution
 
+# %% ../nbs/12_explorer.ipynb #2f2053dc
 class _CachedForward(NamedTuple):
+    "One image's forward pass, as `ModelCache` keeps it."
     maps: dict          # {module name: `AttentionMaps`}; empty for a model without LHC modules
     probs: np.ndarray   # (K,) class probabilities
 
+# %% ../nbs/12_explorer.ipynb #2a942f67
 class ModelCache:
     "One model's forwards (attention maps and probabilities) and attributions, cached per image key."
     def __init__(self, model, # a classifier, with or without LHC modules
@@ -95,40 +105,48 @@ class ModelCache:
             return _CachedForward(maps, torch.softmax(y.float(), -1)[0].cpu().numpy())
         return self.fwd.get_or(key, make)
 
-    def layer(self, module:str): # an LHC module's name; a host has it as the parent ("stage3" for "stage3.lhc")
-        "The layer Grad-CAM explains for `module`: itself, or in a model without it, its parent."
-        for n in (module, module.rsplit(".", 1)[0]):
-            if n in self.layers: return n
-        raise LhcFerError(f"gradcam: {type(self.model).__name__} has no layer {module!r} (nor its parent) to explain")
+# %% ../nbs/12_explorer.ipynb #7184963b
+@patch
+def layer(self:ModelCache, module:str): # an LHC module's name; a host has it as the parent ("stage3" for "stage3.lhc")
+    "The layer Grad-CAM explains for `module`: itself, or in a model without it, its parent."
+    for n in (module, module.rsplit(".", 1)[0]):
+        if n in self.layers: return n
+    raise LhcFerError(f"gradcam: {type(self.model).__name__} has no layer {module!r} (nor its parent) to explain")
 
-    def overlay(self, key, module:str, head:int, method:str) -> np.ndarray:
-        "The map to overlay: the head's (head < 0: the module's) contribution (h, w), or an attribution (H, W)."
-        if method == "contribution":
-            if module not in self.forward(key).maps:
-                raise LhcFerError(f"{type(self.model).__name__} has no LHC module {module!r}: no attention contribution "
-                                  "to show; pick an attribution overlay")
-            return contribution_map(self.forward(key).maps[module], head=None if head < 0 else head).numpy()
-        layer = self.layer(module) if method == "gradcam" else None
-        def make():
-            target = int(np.argmax(self.forward(key).probs))
-            return attribution_map(attribute(self.model, self.x(key), target, method=method, module=layer)).numpy()
-        return self.attr.get_or((key, method, layer), make)
+# %% ../nbs/12_explorer.ipynb #dc025f06
+@patch
+def overlay(self:ModelCache, key, module:str, head:int, method:str) -> np.ndarray:
+    "The map to overlay: the head's (head < 0: the module's) contribution (h, w), or an attribution (H, W)."
+    if method == "contribution":
+        if module not in self.forward(key).maps:
+            raise LhcFerError(f"{type(self.model).__name__} has no LHC module {module!r}: no attention contribution "
+                              "to show; pick an attribution overlay")
+        return contribution_map(self.forward(key).maps[module], head=None if head < 0 else head).numpy()
+    layer = self.layer(module) if method == "gradcam" else None
+    def make():
+        target = int(np.argmax(self.forward(key).probs))
+        return attribution_map(attribute(self.model, self.x(key), target, method=method, module=layer)).numpy()
+    return self.attr.get_or((key, method, layer), make)
 
-# %% ../nbs/12_explorer.ipynb #5665f662
+# %% ../nbs/12_explorer.ipynb #14cd791e
 FACE_IN, HEAT_IN = (3.4, 3.1), (3.9, 3.1)  # inches of a face panel and of the C×C heatmap (same height: a row lines up)
 
+# %% ../nbs/12_explorer.ipynb #3f036ee4
 def _colorbar(fig, im, label, rect): # the image whose scale to show; its label; where, in figure fractions
     "A colour bar of `im`'s colour map and limits, drawn opaque whatever the image's opacity."
     cb = fig.colorbar(ScalarMappable(im.norm, im.cmap), cax=fig.add_axes(rect))
     cb.ax.tick_params(labelsize=7); cb.set_label(label, fontsize=8)
     return cb
 
+# %% ../nbs/12_explorer.ipynb #ecf1279b
 def _face_ax(title, left=0.02): # a face panel's figure and square axes; room on the right for a colour bar
     fig = Figure(figsize=FACE_IN); ax = fig.add_axes((left, 0.02, 0.76, 0.86)); ax.set_axis_off(); ax.set_title(title, fontsize=9)
     return fig, ax
 
+# %% ../nbs/12_explorer.ipynb #b365e6bb
 def _map_label(method): return "contribution ‖gain·O‖" if method == "contribution" else f"|attribution| ({method})"
 
+# %% ../nbs/12_explorer.ipynb #83ce088c
 def _face_fig(face, ov, alpha, title, label="") -> Figure: # face (H, W) uint8; ov: (h, w) map or None; label: its colour bar's
     fig, ax = _face_ax(title); Hf, Wf = face.shape
     ax.imshow(face, cmap="gray", vmin=0, vmax=255)
@@ -137,6 +155,7 @@ def _face_fig(face, ov, alpha, title, label="") -> Figure: # face (H, W) uint8; 
         _colorbar(fig, im, label, (0.81, 0.1, 0.035, 0.7))
     return fig
 
+# %% ../nbs/12_explorer.ipynb #da543954
 def _band_fig(mp, face, head) -> Figure: # every head's band (head < 0) or one head's; the bands are labelled, no scale
     b = None if head < 0 else mp.bands[head]
     fig, ax = _face_ax("" if b is None else f"head {head}: rows {b.row_start}-{b.row_end - 1} of {mp.resolution[0]}x{mp.resolution[1]}", 0.12)
@@ -147,6 +166,7 @@ def _band_fig(mp, face, head) -> Figure: # every head's band (head < 0) or one h
               vmin=0, vmax=1, alpha=0.45, extent=(-0.5, Wf - 0.5, Hf - 0.5, -0.5), interpolation="nearest")
     return fig
 
+# %% ../nbs/12_explorer.ipynb #a90415c3
 def _heat_fig(mp, head, title=None) -> Figure: # the head's (head < 0: mean of heads) C×C weights
     A = mp.weights[0]                                                       # (heads, C, C)
     fig = Figure(figsize=HEAT_IN); ax = fig.add_axes((0.154, 0.145, 0.59, 0.742))
@@ -157,6 +177,7 @@ def _heat_fig(mp, head, title=None) -> Figure: # the head's (head < 0: mean of h
     for axis in (ax.xaxis, ax.yaxis): axis.set_major_locator(MaxNLocator(integer=True))   # channels are whole numbers
     return fig
 
+# %% ../nbs/12_explorer.ipynb #af389849
 def _diff_fig(face, d, title) -> Figure: # d: (H, W) signed difference
     fig, ax = _face_ax(title); v = float(np.abs(d).max()) or 1.0
     ax.imshow(face, cmap="gray", vmin=0, vmax=255)
@@ -180,21 +201,19 @@ def _panel(size): # a figure's (width, height) in inches
     w, h = size
     return W.Output(layout=W.Layout(flex=f"{w / h:.3f} 1 0%", min_width=f"{int(60 * w)}px")).add_class("lhc-panel")
 
-# %% ../nbs/12_explorer.ipynb #a74413a1
+# %% ../nbs/12_explorer.ipynb #661d88fd
 def photo_array(src, # image bytes (an upload), a path, or an image array
                 name:str="photo" # its name in messages
                ) -> np.ndarray:
     "An uploaded or saved photo as an array `lhc_fer.predict.face_input` takes."
-    from lhc_fer.data import read_image
     if isinstance(src, (bytes, bytearray, memoryview)):
-        from PIL import Image, UnidentifiedImageError
         try: return np.asarray(Image.open(io.BytesIO(bytes(src))).convert("RGB"))
         except (UnidentifiedImageError, OSError) as e:
             raise LhcFerError(f"{name}: not an image file PIL can read ({len(src)} bytes: {e})") from None
     if isinstance(src, (str, Path)): return read_image(src)
     return np.asarray(src)
 
-# %% ../nbs/12_explorer.ipynb #ef265a0e
+# %% ../nbs/12_explorer.ipynb #a4827ad3
 class ImagePicker:
     "The image shown: the slider's position among one split's faces of the chosen class, or an uploaded photo."
     def __init__(self, data, # a `FerData` (one split)
@@ -226,32 +245,34 @@ class ImagePicker:
         self.w_index.max = len(idxs) - 1; self.w_index.value = 0
         self._quiet = False; self._show(None)
 
-    def add(self, src, name:str="photo") -> np.ndarray: # bytes, a path or an array; its name in messages
-        "Find the largest face in `src` (the predict path's detector and crop), show it, and return the 48 px face."
-        from lhc_fer.predict import face_input
-        self.photos.append((name, np.ascontiguousarray(face_input(photo_array(src, name), name, detect=True), np.uint8)))
-        self._show(len(self.photos) - 1)
-        return self.photos[-1][1]
-
     def _on_upload(self, change):
         for f in change["new"] or ():
             try: self.add(bytes(f["content"]), f["name"])
             except LhcFerError as e: self.error.value = f'<span style="color:#b00">{html.escape(str(e))}</span>'
         if change["new"]: self.w_upload.value = ()          # so that uploading the same file again is seen as a change
 
-# %% ../nbs/12_explorer.ipynb #c1a5e001
+# %% ../nbs/12_explorer.ipynb #1d61edb8
+@patch
+def add(self:ImagePicker, src, name:str="photo") -> np.ndarray: # bytes, a path or an array; its name in messages
+    "Find the largest face in `src` (the predict path's detector and crop), show it, and return the 48 px face."
+    self.photos.append((name, np.ascontiguousarray(face_input(photo_array(src, name), name, detect=True), np.uint8)))
+    self._show(len(self.photos) - 1)
+    return self.photos[-1][1]
+
+# %% ../nbs/12_explorer.ipynb #8084432f
 class PngCache(LRU):
     "Drawn states' PNGs; `show` puts one in an `Output`, rendering it only when it is not cached."
     def __init__(self, size:int=512, # PNGs kept
                  dpi:int=72 # their resolution
-                ): super().__init__(size); self.dpi = dpi
+                ):
+        super().__init__(size); self.dpi, self.shown = dpi, WeakKeyDictionary()   # shown: each Output -> the state it shows
 
     def show(self, out:W.Output, pk:tuple, make, dpi:int=None): # where; the state's key; make() -> the Figure; dpi: not the cache's
         "Show state `pk`'s PNG in `out` (rendered by `make()` unless cached; nothing happens if `out` shows it already)."
-        if getattr(out, "_pk", None) == pk: return
-        show_png(out, self.get_or(pk, lambda: fig_png(make(), dpi or self.dpi)), " ".join(map(str, pk))); out._pk = pk
+        if self.shown.get(out) == pk: return
+        show_png(out, self.get_or(pk, lambda: fig_png(make(), dpi or self.dpi)), " ".join(map(str, pk))); self.shown[out] = pk
 
-    def note(self, out:W.Output, msg:str): _show_note(out, msg); out._pk = None   # a text in place of a figure
+    def note(self, out:W.Output, msg:str): _show_note(out, msg); self.shown.pop(out, None)   # a text in place of a figure
 
 # %% ../nbs/12_explorer.ipynb #c0de0101
 class ModelView:
@@ -282,7 +303,6 @@ class ModelView:
         "Draw the included modules and heads of image `key` from its cached maps."
         mods, heads = tuple(self.w_mods.value), tuple(self.w_heads.value)
         if not mods or not heads: return self.pngs.note(self.out, "select at least one module and one head")
-        from lhc_fer.attention import plot_model_view
         self.pngs.show(self.out, ("model", key, mods, heads),
                        lambda: plot_model_view(self.cache.forward(key).maps, include_modules=list(mods), include_heads=list(heads), image=0), self.dpi)
 
@@ -342,8 +362,6 @@ class CompareView:
                                                      f'({type(self.b.model).__name__}) has no LHC modules: only attributions compare.</span>')
 
 # %% ../nbs/12_explorer.ipynb #52d4d156
-from .evaluate import warn_synthetic
-
 def synthetic_warning(weights, # the checkpoint in use (None: not known, no warning)
                       source=None # where the faces come from: a dataset's source, or None for real photos
                      ) -> str:
@@ -373,12 +391,12 @@ class SyntheticWarning:
                              f'font-size:12px">⚠ {html.escape(msg)}</div>') if msg else ""
         return msg
 
-# %% ../nbs/12_explorer.ipynb #0de92122
+# %% ../nbs/12_explorer.ipynb #786c632e
 class AttentionExplorer:
     "Browse faces (or photos): one head's attention, band and overlay; every head at once; and a second model side by side."
     def __init__(self, model, # a model with LHC modules (`lhc_net`, `add_lhc`, `load_model`)
                  data, # a `FerData`
-                 split:str="test", # which split's images to browse
+                 split:str|None=None, # which split's images to browse (None: test, or else valid, or else train)
                  dpi:int=160, # resolution of the drawn figures, sharp at 600 px wide (the model view's: 5/8 of it)
                  cache:int=64, # forward passes kept (attributions: 4x as many, PNGs 8x)
                  compare=None, # a second model shown side by side (with or without LHC modules), or None
@@ -386,14 +404,15 @@ class AttentionExplorer:
                  weights=None, # the checkpoint `model` came from: if its run was trained on synthetic faces, real ones are flagged
                  stderr=None # where that warning is also said, once (None: sys.stderr)
                 ):
+        split = split or next((s for s in ("test", "valid", "train") if (data.split == s).any()), "test")
         self.split, self.data = split, data.subset(split)
         if len(self.data) == 0:
             raise LhcFerError(f"AttentionExplorer: split {split!r} of {data.source!r} has no images; "
                               f"splits present: {sorted(set(np.asarray(data.split).tolist()))}")
+        if not lhc_modules(model): raise LhcFerError("AttentionExplorer: the model has no LHC modules (lhc_fer.lhc.LHC) to explore")
         self.model, self.classes = model.eval(), tuple(getattr(model, "classes", None) or self.data.classes)
         self.picker = ImagePicker(self.data, self.update, split)
         self.a = ModelCache(model, self.picker.image, cache)
-        if not self.a.modules: raise LhcFerError("AttentionExplorer: the model has no LHC modules (lhc_fer.lhc.LHC) to explore")
         self.b = None if compare is None else ModelCache(compare, self.picker.image, cache)
         self._png, self.last, self.error, self._hold = PngCache(8 * cache, dpi), {}, self.picker.error, True
         self.warn = SyntheticWarning(weights, self.data.source, stderr)
@@ -403,87 +422,102 @@ class AttentionExplorer:
         self._hold = False
         self.update()
 
-    def _build(self):
-        "The controls, the three views in tabs, and every control wired to `update`."
-        lay, names = (lambda basis: W.Layout(flex=f"1 1 {basis}", max_width="420px")), self.a.modules
-        self.w_module = W.Dropdown(options=names, value=names[0], description="module", layout=lay("230px"))
-        self.w_head = W.Dropdown(options=self._head_options(names[0]), value=-1, description="head", layout=lay("150px"))
-        self.w_method = W.Dropdown(options=list(OVERLAYS), value="contribution", description="overlay", layout=lay("260px"),
-                                   tooltip="contribution: the head's |g*O| from the forward pass; others: Captum attributions of the predicted class")
-        self.w_alpha = W.FloatSlider(0.5, min=0, max=1, step=0.05, description="opacity", continuous_update=False, layout=lay("260px"))
-        for w, c in ((self.w_method, "lhc-overlay"), (self.w_head, "lhc-head"), (self.w_module, "lhc-module")): w.add_class(c)
-        self.panels, self.probs, self.info = [_panel(FACE_IN), _panel(FACE_IN), _panel(HEAT_IN).add_class("lhc-heat")], W.HTML(), W.HTML()
-        views = [_row(self.panels), self.model_view.widget] + ([self.compare.widget] if self.compare else [])
-        self.tabs = W.Tab(children=views, titles=("head view", "model view", "compare")[:len(views)], layout=W.Layout(width="100%"))
-        for w in (self.w_module, self.w_head, self.w_method, self.w_alpha): w.observe(self.update, "value")
-        self.tabs.observe(self.update, "selected_index")
-        controls = W.VBox([self.picker.widget, _row([self.w_module, self.w_head, self.w_method, self.w_alpha]), self.warn.widget],
-                          layout=W.Layout(flex="1 1 640px"))
-        self.widget = W.VBox([W.HTML(STYLE, layout=W.Layout(display="none")), _row([controls, self.probs]), self.tabs, self.info,
-                              self.error], layout=W.Layout(width="100%")).add_class("lhc-explorer")
-
     def _ipython_display_(self): display(self.widget)
     def _head_options(self, module): return [("all", -1)] + [(str(i), i) for i in range(self.a.forward(self.picker.key()).maps[module].heads)]
     def image(self, key=None): return self.picker.image(key)       # the face (uint8 (H, W)) shown, or of cache key `key`
     def add_photo(self, src, name:str="photo"): return self.picker.add(src, name)   # explore the largest face in a photo
 
-    def open(self, module:str, head:int): # an LHC module's name; one of its heads (-1: all)
-        "Show `module`'s `head` in the head view."
-        self._hold = True
-        self.w_module.value = module; self.w_head.options = self._head_options(module); self.w_head.value = head
-        self.tabs.selected_index, self._hold = 0, False
-        self.update()
+# %% ../nbs/12_explorer.ipynb #c8322bf9
+@patch
+def _build(self:AttentionExplorer):
+    "The controls, the three views in tabs, and every control wired to `update`."
+    lay, names = (lambda basis: W.Layout(flex=f"1 1 {basis}", max_width="420px")), self.a.modules
+    self.w_module = W.Dropdown(options=names, value=names[0], description="module", layout=lay("230px"))
+    self.w_head = W.Dropdown(options=self._head_options(names[0]), value=-1, description="head", layout=lay("150px"))
+    self.w_method = W.Dropdown(options=list(OVERLAYS), value="contribution", description="overlay", layout=lay("260px"),
+                               tooltip="contribution: the head's |g*O| from the forward pass; others: Captum attributions of the predicted class")
+    self.w_alpha = W.FloatSlider(0.5, min=0, max=1, step=0.05, description="opacity", continuous_update=False, layout=lay("260px"))
+    for w, c in ((self.w_method, "lhc-overlay"), (self.w_head, "lhc-head"), (self.w_module, "lhc-module")): w.add_class(c)
+    self.panels, self.probs, self.info = [_panel(FACE_IN), _panel(FACE_IN), _panel(HEAT_IN).add_class("lhc-heat")], W.HTML(), W.HTML()
+    views = [_row(self.panels), self.model_view.widget] + ([self.compare.widget] if self.compare else [])
+    self.tabs = W.Tab(children=views, titles=("head view", "model view", "compare")[:len(views)], layout=W.Layout(width="100%"))
+    for w in (self.w_module, self.w_head, self.w_method, self.w_alpha): w.observe(self.update, "value")
+    self.tabs.observe(self.update, "selected_index")
+    controls = W.VBox([self.picker.widget, _row([self.w_module, self.w_head, self.w_method, self.w_alpha]), self.warn.widget],
+                      layout=W.Layout(flex="1 1 640px"))
+    self.widget = W.VBox([W.HTML(STYLE, layout=W.Layout(display="none")), _row([controls, self.probs]), self.tabs, self.info,
+                          self.error], layout=W.Layout(width="100%")).add_class("lhc-explorer")
 
-    def difference(self) -> np.ndarray:
-        "The compare view's difference map (model minus `compare`) for the controls' state."
-        return self.compare.difference(self.picker.key(), self.w_module.value, self.w_head.value, self.w_method.value)
+# %% ../nbs/12_explorer.ipynb #4f8c9221
+@patch
+def _draw_head(self:AttentionExplorer, key, module, head, method, alpha):
+    "Head view: the overlay, the band and the C×C attention of `module`'s `head`."
+    mp, face = self.a.forward(key).maps[module], self.image(key)
+    eff = head if method == "contribution" else -1                      # attributions do not depend on the head
+    title = f"{method} ({'all heads' if eff < 0 or method != 'contribution' else f'head {head}'})"
+    self._png.show(self.panels[0], ("face", key, module, eff, method, alpha),
+                   lambda: _face_fig(face, self.a.overlay(key, module, head, method), alpha, title, _map_label(method)))
+    self._png.show(self.panels[1], ("band", key, module, head), lambda: _band_fig(mp, face, head))
+    self._png.show(self.panels[2], ("heat", key, module, head), lambda: _heat_fig(mp, head))
 
-    def _draw_head(self, key, module, head, method, alpha):
-        "Head view: the overlay, the band and the C×C attention of `module`'s `head`."
-        mp, face = self.a.forward(key).maps[module], self.image(key)
-        eff = head if method == "contribution" else -1                      # attributions do not depend on the head
-        title = f"{method} ({'all heads' if eff < 0 or method != 'contribution' else f'head {head}'})"
-        self._png.show(self.panels[0], ("face", key, module, eff, method, alpha),
-                       lambda: _face_fig(face, self.a.overlay(key, module, head, method), alpha, title, _map_label(method)))
-        self._png.show(self.panels[1], ("band", key, module, head), lambda: _band_fig(mp, face, head))
-        self._png.show(self.panels[2], ("heat", key, module, head), lambda: _heat_fig(mp, head))
+# %% ../nbs/12_explorer.ipynb #c48a9b59
+@patch
+def update(self:AttentionExplorer, *_):
+    "Redraw the visible view for the current controls (from the caches when possible); record the time it took in `last`."
+    if self._hold: return
+    t0, key = time.perf_counter(), self.picker.key()
+    fwd, view = key not in self.a.fwd, self.tabs.selected_index or 0
+    try:
+        module, method, true = self.w_module.value, self.w_method.value, self.picker.true(key)
+        opts = self._head_options(module)
+        if opts != list(self.w_head.options):                           # a module with another head count
+            self._hold = True; self.w_head.options, self.w_head.value = opts, -1; self._hold = False
+        if view == 0: self._draw_head(key, module, self.w_head.value, method, self.w_alpha.value)
+        elif view == 1: self.model_view.draw(key)
+        else: self.compare.draw(key, module, self.w_head.value, method, self.w_alpha.value, true)
+        self.probs.value = _prob_html(self.a.forward(key).probs, self.classes, true)
+        self.warn.show(key); self.error.value = ""
+    except LhcFerError as e:
+        self._hold = False
+        self.error.value = f'<span style="color:#b00">{html.escape(str(e))}</span>'
+    dt = time.perf_counter() - t0
+    self.last = dict(seconds=dt, forward=fwd, key=key, view=self.tabs.titles[view])
+    what = f"{self.split} image {key[1]}" if key[0] == "data" else f"photo {html.escape(self.picker.photos[key[1]][0])}"
+    self.info.value = (f'<span style="font-size:11px;color:#555">{what} · {self.last["view"]} drawn in {1000 * dt:.0f} ms '
+                       f'({"new forward" if fwd else "cached forward"})</span>')
 
-    def update(self, *_):
-        "Redraw the visible view for the current controls (from the caches when possible); record the time it took in `last`."
-        if self._hold: return
-        t0, key = time.perf_counter(), self.picker.key()
-        fwd, view = key not in self.a.fwd, self.tabs.selected_index or 0
-        try:
-            module, method, true = self.w_module.value, self.w_method.value, self.picker.true(key)
-            opts = self._head_options(module)
-            if opts != list(self.w_head.options):                           # a module with another head count
-                self._hold = True; self.w_head.options, self.w_head.value = opts, -1; self._hold = False
-            if view == 0: self._draw_head(key, module, self.w_head.value, method, self.w_alpha.value)
-            elif view == 1: self.model_view.draw(key)
-            else: self.compare.draw(key, module, self.w_head.value, method, self.w_alpha.value, true)
-            self.probs.value = _prob_html(self.a.forward(key).probs, self.classes, true)
-            self.warn.show(key); self.error.value = ""
-        except LhcFerError as e:
-            self._hold = False
-            self.error.value = f'<span style="color:#b00">{html.escape(str(e))}</span>'
-        dt = time.perf_counter() - t0
-        self.last = dict(seconds=dt, forward=fwd, key=key, view=self.tabs.titles[view])
-        what = f"{self.split} image {key[1]}" if key[0] == "data" else f"photo {html.escape(self.picker.photos[key[1]][0])}"
-        self.info.value = (f'<span style="font-size:11px;color:#555">{what} · {self.last["view"]} drawn in {1000 * dt:.0f} ms '
-                           f'({"new forward" if fwd else "cached forward"})</span>')
+# %% ../nbs/12_explorer.ipynb #ce47923d
+@patch
+def open(self:AttentionExplorer, module:str, head:int): # an LHC module's name; one of its heads (-1: all)
+    "Show `module`'s `head` in the head view."
+    self._hold = True
+    self.w_module.value = module; self.w_head.options = self._head_options(module); self.w_head.value = head
+    self.tabs.selected_index, self._hold = 0, False
+    self.update()
 
-# %% ../nbs/12_explorer.ipynb #163f2d6a
+# %% ../nbs/12_explorer.ipynb #7d23f8fb
+@patch
+def difference(self:AttentionExplorer) -> np.ndarray:
+    "The compare view's difference map (model minus `compare`) for the controls' state."
+    return self.compare.difference(self.picker.key(), self.w_module.value, self.w_head.value, self.w_method.value)
+
+# %% ../nbs/12_explorer.ipynb #4c991f52
 APP_CODE = """import os, warnings
 warnings.simplefilter("ignore")  # an app: library deprecation notices are not for its users
-from lhc_fer.explorer import explorer_app
 env = os.environ.get
-explorer_app(env("LHC_FER_WEIGHTS") or None, epochs=int(env("LHC_FER_EXPLORE_EPOCHS", "1")), data=env("LHC_FER_DATA") or None,
-             host=env("LHC_FER_HOST") or None)"""
+if env("LHC_FER_WEIGHTS"):
+    from lhc_fer.explorer import explorer_app
+    app = explorer_app(env("LHC_FER_WEIGHTS"), data=env("LHC_FER_DATA") or None, host=env("LHC_FER_HOST") or None)
+else:  # no model given: a small one, fitted for a moment on the faces browsed
+    from lhc_fer.demo import quick_explorer
+    app = quick_explorer(epochs=int(env("LHC_FER_EXPLORE_EPOCHS", "1")), data=env("LHC_FER_DATA") or None)
+app"""  # the app's code cell: the explorer of `lhc-fer explore`'s model, or of a small one fitted for a moment
 
+# %% ../nbs/12_explorer.ipynb #0115b131
 def write_app(path # the .ipynb to write
              ) -> Path:
     "Write the explorer app notebook (what `lhc-fer explore` serves) to `path`."
-    import nbformat
+    import nbformat   # here, not at the top: its jsonschema import outweighs this module's own (python -X importtime), and every page's kernel imports this module
     from nbformat.v4 import new_notebook, new_markdown_cell, new_code_cell
     nb = new_notebook(cells=[new_markdown_cell("# LHC-Net attention explorer\n\nPick a face, an LHC module and a head: "
                                                "the overlay, the head's band and its C×C channel attention follow."),
@@ -505,47 +539,29 @@ def host_of(model # the model as given: a run folder, a stage folder or a checkp
             if (run / s / "model.safetensors").is_file() and (run / s / "metrics.json").is_file(): return run / s / "model.safetensors"
     return None
 
-# %% ../nbs/12_explorer.ipynb #3abd321e
-from .synthetic import synthetic_faces
-from .loaders import fer_dls, load_fer
-from .models import lhc_from_host, resnet34v2
-from .checkpoint import load_model, load_run
-from .train import lhc_learner
+# %% ../nbs/12_explorer.ipynb #ffd0b29d
+def app_faces(data=None, # anything `load_fer` reads (None: `n` synthetic faces)
+              n:int=300, # synthetic faces without `data`
+              seed:int=0 # their seed
+             ):
+    "The faces the explorer app browses (a `FerData`): `data` read with `load_fer`, or `n` synthetic faces."
+    return load_fer(data) if data else synthetic_faces(n, seed=seed)
 
-def _fit_faces(faces, n, seed): # at most n train faces and n // 5 valid ones, drawn with `seed`
-    rng = np.random.default_rng(seed)
-    pick = lambda s, k: rng.permutation(np.flatnonzero(faces.split == s))[:k]
-    return faces.subset(np.sort(np.concatenate([pick("train", n), pick("valid", max(1, n // 5))])))
-
-def explorer_app(weights=None, # a run folder (shown beside its host), a stage folder or a .safetensors; None: a small model fitted briefly
-                 epochs:int=1, # host epochs of the quick fit without `weights` (LHC-Net gets as many; 0: untrained)
-                 img_size:int=64, # input size of that small model
-                 n:int=300, # synthetic faces to browse without `data`; the most train faces the small model is fitted on
-                 seed:int=0, # seed of the faces and the model
+# %% ../nbs/12_explorer.ipynb #dc55ca17
+def explorer_app(weights, # the model: a run folder (shown beside its host), a stage folder or a .safetensors
                  data=None, # the faces to browse: anything `load_fer` reads (None: `n` synthetic faces)
-                 host=None # the host checkpoint shown beside `weights` (None: its run's, `host_of`)
+                 host=None, # the host checkpoint shown beside `weights` (None: its run's, `host_of`)
+                 n:int=300, # synthetic faces to browse without `data`
+                 seed:int=0 # their seed
                 ) -> AttentionExplorer:
-    "The explorer of the Voilà app: a trained model beside its run's host, or a quarter-width host fitted quickly and LHC-Net fitted from it."
-    if weights and not Path(weights).exists(): raise LhcFerError(f"{weights}: no such model (a run folder, a stage folder or a .safetensors)")
-    faces = load_fer(data) if data else synthetic_faces(n, seed=seed)
-    split = next((s for s in ("test", "valid", "train") if (faces.split == s).any()), "test")
-    if weights:
-        w, model = load_run(weights); h = host or host_of(weights)
-        other = None if h is None else load_model(h, device=model_device(model)).eval()
-        ex = AttentionExplorer(model, faces, split, compare=other, names=("LHC-Net", "host"), weights=w, stderr=io.StringIO())
-        ex.warn.stderr = sys.__stderr__      # lhc-fer explore said the dataset's warning as it started; a photo's goes to its terminal
-        return ex
-    seed_everything(seed)
-    dls = fer_dls(_fit_faces(faces, n, seed), bs=32, aug="none", seed=seed) if epochs else None
-    def fit(m):                                            # the library's path: host first, then LHC-Net from it
-        if epochs:
-            learn = lhc_learner(dls, m, lr=3e-3, early_stop=False)
-            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 3e-3)
-        return m
-    host = fit(resnet34v2(img_size=img_size, width=0.25))
-    with warnings.catch_warnings():                        # "auto" moves heads to counts that divide the maps
-        warnings.simplefilter("ignore"); model = lhc_from_host(host, heads="auto", emb=(16, 16, 16, 8, 4))
-    return AttentionExplorer(fit(model).eval(), faces, split, compare=host.eval(), names=("LHC-Net", "host"))
+    "The explorer of the Voilà app: a trained model, beside its run's host when the run has one."
+    if not weights or not Path(weights).exists():
+        raise LhcFerError(f"{weights}: no such model (a run folder, a stage folder or a .safetensors; lhc_fer.demo.quick_explorer fits one)")
+    w, model = load_run(weights); h = host or host_of(weights)
+    other = None if h is None else load_model(h, device=model_device(model)).eval()
+    ex = AttentionExplorer(model, app_faces(data, n, seed), compare=other, names=("LHC-Net", "host"), weights=w, stderr=io.StringIO())
+    ex.warn.stderr = sys.__stderr__      # lhc-fer explore said the dataset's warning as it started; a photo's goes to its terminal
+    return ex
 
 # %% ../nbs/12_explorer.ipynb #3be7c68a
 def free_port() -> int:
@@ -568,8 +584,6 @@ def check_port(port:int # the --port value (0: any free port)
     return port
 
 # %% ../nbs/12_explorer.ipynb #947491b6
-from .checkpoint import resolve_weights
-
 def check_model(model # the model argument: a run folder, a stage folder or a .safetensors; None: none given
                ) -> Path|None:
     "The checkpoint `model` names, loaded once here: a bad file is one line now, not an error inside the page."

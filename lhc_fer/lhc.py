@@ -44,6 +44,19 @@ def _glorot_(t, fan_in, fan_out):
     with torch.no_grad(): t.uniform_(-lim, lim)
     return t
 
+# %% ../nbs/01_lhc.ipynb #d648517b
+def _check_args(channels, H, W, heads, emb, pool_size, kernel_size):
+    "One line naming the first `LHC` argument that cannot work: sizes positive ints, windows odd, heads dividing H*W."
+    for name, v in (("channels", channels), ("heads", heads), ("emb", emb), ("H", H), ("W", W)):
+        if not isinstance(v, (int, np.integer)) or v < 1:
+            raise LhcFerError(f"LHC: {name} must be a positive int, got {v!r}")
+    for name, v in (("pool_size", pool_size), ("kernel_size", kernel_size)):
+        if not isinstance(v, (int, np.integer)) or v < 1 or v % 2 == 0:
+            raise LhcFerError(f"LHC: {name} must be an odd positive int (\"same\" padding), got {v!r}")
+    if (H * W) % heads:
+        raise LhcFerError(f"LHC: heads={heads} does not divide the resolution {H}x{W} (H*W={H*W}); "
+                          f"head counts that work: {valid_heads(H, W)}")
+
 # %% ../nbs/01_lhc.ipynb #ff13e99f
 class LHC(nn.Module):
     "Local multi-Head Channel self-attention (Pecoraro et al. 2021): y = x + g * attention over channels per spatial band."
@@ -58,15 +71,7 @@ class LHC(nn.Module):
                 ):
         super().__init__()
         H, W = _pair(resolution)
-        for name, v in (("channels", channels), ("heads", heads), ("emb", emb), ("H", H), ("W", W)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise LhcFerError(f"LHC: {name} must be a positive int, got {v!r}")
-        for name, v in (("pool_size", pool_size), ("kernel_size", kernel_size)):
-            if not isinstance(v, (int, np.integer)) or v < 1 or v % 2 == 0:
-                raise LhcFerError(f"LHC: {name} must be an odd positive int (\"same\" padding), got {v!r}")
-        if (H * W) % heads:
-            raise LhcFerError(f"LHC: heads={heads} does not divide the resolution {H}x{W} (H*W={H*W}); "
-                              f"head counts that work: {valid_heads(H, W)}")
+        _check_args(channels, H, W, heads, emb, pool_size, kernel_size)
         self.channels, self.resolution, self.heads, self.emb = int(channels), (H, W), int(heads), int(emb)
         self.d, self.pool_size, self.kernel_size, self.norm_c = H * W // heads, int(pool_size), int(kernel_size), float(norm_c)
         C, h, d, e = self.channels, self.heads, self.d, self.emb

@@ -19,10 +19,11 @@ from .lhc import LHC, valid_heads
 from timm.models import build_model_with_cfg, register_model
 import pandas as pd
 from torch.utils.flop_counter import FlopCounterMode
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['BN_EPS', 'BN_MOMENTUM', 'STAGES', 'PLACES', 'PAPER_HEADS', 'PAPER_EMB', 'SLOT', 'ATTENTION_MODULES', 'lhc_resnet34',
-           'InputAdapter', 'bn', 'ShiftBN', 'PreActUnit', 'widths', 'ResNet34v2', 'resnet34v2', 'lhc_places',
+           'InputAdapter', 'keras_bn', 'ShiftBN', 'PreActUnit', 'widths', 'ResNet34v2', 'resnet34v2', 'lhc_places',
            'resolve_heads', 'LhcAfter', 'lhc_modules', 'unwrap_model', 'attention_modules', 'LhcNet', 'lhc_net',
            'add_controller', 'freeze_bn', 'controller_only', 'lhc_from_host', 'AttentionNet', 'attention_net',
            'attention_from_host', 'model_from_config', 'feature_shapes', 'add_lhc', 'ModelReport', 'model_report']
@@ -59,7 +60,7 @@ class InputAdapter(nn.Module):
 # %% ../nbs/02_models.ipynb #7c604aee
 BN_EPS, BN_MOMENTUM = 2e-5, 0.01
 
-def bn(c:int): # channels
+def keras_bn(c:int): # channels
     "BatchNorm2d with the original's eps 2e-5 and Keras momentum 0.99 (PyTorch 0.01)."
     return nn.BatchNorm2d(c, eps=BN_EPS, momentum=BN_MOMENTUM)
 
@@ -87,9 +88,9 @@ class PreActUnit(nn.Module):
                  shortcut:bool=False # 1×1 conv shortcut (first unit of a stage) instead of the identity
                 ):
         super().__init__()
-        self.bn1, self.relu1 = bn(cin), nn.ReLU()
+        self.bn1, self.relu1 = keras_bn(cin), nn.ReLU()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn2, self.relu2 = bn(cout), nn.ReLU()
+        self.bn2, self.relu2 = keras_bn(cout), nn.ReLU()
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.sc = nn.Conv2d(cin, cout, 1, stride, bias=False) if shortcut else None
 
@@ -144,28 +145,6 @@ class ResNet34v2(nn.Module):
         with torch.device("meta"): self._build()                         # no memory, no default init...
         self.to_empty(device=torch.get_default_device()); _keras_init(self)  # ...then one Keras-style init
 
-    def _build(self):
-        img_size = self.img_size
-        self.adapter = InputAdapter(img_size)
-        fs = self.filters
-        self.stem = nn.Sequential(OrderedDict(bn_data=ShiftBN(3), conv0=nn.Conv2d(3, fs["stem"], 7, 2, 3, bias=False),
-                                              bn0=bn(fs["stem"]), relu0=nn.ReLU(), pool0=nn.MaxPool2d(3, 2, 1)))
-        cin = fs["stem"]
-        for s, (n, _) in enumerate(STAGES, 1):
-            f = fs[f"stage{s}"]
-            units = OrderedDict((f"unit{u}", PreActUnit(cin if u == 1 else f, f, 2 if (u == 1 and s > 1) else 1, u == 1))
-                                for u in range(1, n + 1))
-            setattr(self, f"stage{s}", nn.Sequential(units)); cin = f
-        self.bn1, self.relu1 = bn(cin), nn.ReLU()
-        self.fc1, self.relu_fc1, self.drop1 = nn.Linear(cin, fs["fc1"]), nn.ReLU(), nn.Dropout(0.4)
-        self.fc2, self.relu_fc2, self.drop2 = nn.Linear(fs["fc1"], fs["fc2"]), nn.ReLU(), nn.Dropout(0.4)
-        self.fc = nn.Linear(fs["fc2"], self.n_classes) if self.n_classes else nn.Identity()
-        self.num_features, self.head_hidden_size, self.num_classes = cin, fs["fc2"], self.n_classes
-        self.in_chans, self.global_pool = 3, "avg"
-        self.feature_info = [dict(num_chs=fs[n], reduction=r, module=n)    # timm's features_only taps (FeatureListNet)
-                             for n, r in zip(("stem", "stage1", "stage2", "stage3", "stage4"), (4, 4, 8, 16, 32))]
-        self.pretrained_cfg = self.default_cfg = _timm_cfg(self.arch, img_size, self.n_classes)
-
     @property
     def arch_args(self): return dict(n_classes=self.n_classes, img_size=self.img_size, width=self.width)
 
@@ -184,15 +163,45 @@ class ResNet34v2(nn.Module):
 
     def forward(self, x): return self.forward_head(self.forward_features(x))
 
-    def get_classifier(self): return self.fc
-    def reset_classifier(self, num_classes:int, global_pool=None):
-        "A fresh classifier for `num_classes` (0: none) where fc1 lives; `global_pool` 'avg', '' or None (unchanged)."
-        if global_pool is not None: self.global_pool = _pool_type(global_pool)
-        w = self.fc1.weight
-        fc = nn.Linear(self.head_hidden_size, num_classes, device=w.device, dtype=w.dtype) if num_classes else nn.Identity()
-        if num_classes: nn.init.xavier_uniform_(fc.weight); nn.init.zeros_(fc.bias)
-        self.fc = fc.train(self.training)
-        self.n_classes = self.num_classes = int(num_classes)
+# %% ../nbs/02_models.ipynb #68166672
+@patch
+def _build(self:ResNet34v2):
+    "Make the layers on the current device (the meta device in `__init__`), named as the Keras original names them."
+    img_size = self.img_size
+    self.adapter = InputAdapter(img_size)
+    fs = self.filters
+    self.stem = nn.Sequential(OrderedDict(bn_data=ShiftBN(3), conv0=nn.Conv2d(3, fs["stem"], 7, 2, 3, bias=False),
+                                          bn0=keras_bn(fs["stem"]), relu0=nn.ReLU(), pool0=nn.MaxPool2d(3, 2, 1)))
+    cin = fs["stem"]
+    for s, (n, _) in enumerate(STAGES, 1):
+        f = fs[f"stage{s}"]
+        units = OrderedDict((f"unit{u}", PreActUnit(cin if u == 1 else f, f, 2 if (u == 1 and s > 1) else 1, u == 1))
+                            for u in range(1, n + 1))
+        setattr(self, f"stage{s}", nn.Sequential(units)); cin = f
+    self.bn1, self.relu1 = keras_bn(cin), nn.ReLU()
+    self.fc1, self.relu_fc1, self.drop1 = nn.Linear(cin, fs["fc1"]), nn.ReLU(), nn.Dropout(0.4)
+    self.fc2, self.relu_fc2, self.drop2 = nn.Linear(fs["fc1"], fs["fc2"]), nn.ReLU(), nn.Dropout(0.4)
+    self.fc = nn.Linear(fs["fc2"], self.n_classes) if self.n_classes else nn.Identity()
+    self.num_features, self.head_hidden_size, self.num_classes = cin, fs["fc2"], self.n_classes
+    self.in_chans, self.global_pool = 3, "avg"
+    self.feature_info = [dict(num_chs=fs[n], reduction=r, module=n)    # timm's features_only taps (FeatureListNet)
+                         for n, r in zip(("stem", "stage1", "stage2", "stage3", "stage4"), (4, 4, 8, 16, 32))]
+    self.pretrained_cfg = self.default_cfg = _timm_cfg(self.arch, img_size, self.n_classes)
+
+# %% ../nbs/02_models.ipynb #359c001e
+@patch
+def get_classifier(self:ResNet34v2) -> nn.Module: return self.fc
+
+# %% ../nbs/02_models.ipynb #904422f4
+@patch
+def reset_classifier(self:ResNet34v2, num_classes:int, global_pool=None):
+    "A fresh classifier for `num_classes` (0: none) where fc1 lives; `global_pool` 'avg', '' or None (unchanged)."
+    if global_pool is not None: self.global_pool = _pool_type(global_pool)
+    w = self.fc1.weight
+    fc = nn.Linear(self.head_hidden_size, num_classes, device=w.device, dtype=w.dtype) if num_classes else nn.Identity()
+    if num_classes: nn.init.xavier_uniform_(fc.weight); nn.init.zeros_(fc.bias)
+    self.fc = fc.train(self.training)
+    self.n_classes = self.num_classes = int(num_classes)
 
 # %% ../nbs/02_models.ipynb #8217ce62
 def resnet34v2(n_classes:int=7, # number of output logits

@@ -12,9 +12,14 @@ import torch
 import ipywidgets as W
 from IPython.display import Image as IPImage, display
 from matplotlib.figure import Figure
+from fastai.callback.core import Callback
+from fastcore.basics import patch
 from .config import Config, LhcFerError, config_docs
 from .core import hard_labels, seed_everything
-from fastcore.basics import patch
+from .synthetic import synthetic_faces
+from .loaders import fer_dls
+from .models import model_from_config
+from .train import lhc_learner
 from .attention import capture_attention
 from .explorer import fig_png
 
@@ -45,8 +50,6 @@ def config_widget(name:str, # a `Config` field
     return W.FloatSlider(value=v, min=lo, max=hi, step=step or (hi - lo) / 100, **kw)
 
 # %% ../nbs/13_playground.ipynb #13959706
-from fastai.callback.core import Callback
-
 class WidgetProgress(Callback):
     "Show a fit's progress (batches done, epoch, smoothed loss) in an `IntProgress` and an `HTML` label."
     order = 65  # after the Recorder (50), so the smoothed loss is current
@@ -59,17 +62,11 @@ class WidgetProgress(Callback):
                             f"loss {float(self.learn.smooth_loss):.3f}")
     def after_fit(self): self.bar.value = self.bar.max
 
-# %% ../nbs/13_playground.ipynb #45d8bddc
-from .synthetic import synthetic_faces
-from .loaders import fer_dls
-from .models import model_from_config
-from .train import lhc_learner
-
 # %% ../nbs/13_playground.ipynb #078be723
 MODEL_KNOBS = ("heads", "emb", "controller", "pool_size", "norm_c")  # Config fields with a control (ranges: Config's)
 TRAIN_KNOBS = ("lr", "epochs", "img_size", "aug")
 
-# %% ../nbs/13_playground.ipynb #27be972f
+# %% ../nbs/13_playground.ipynb #b5f9142e
 class Playground:
     "Controls for LHC-Net's and training's hyperparameters (made from `Config`), a Train button, and the results."
     def __init__(self, cfg:Config|None=None, # starting values (default `Config()`); ranges always come from `Config`
@@ -103,20 +100,24 @@ class Playground:
 
     def _ipython_display_(self): display(self.widget)
 
-    def config(self) -> Config:
-        "The `Config` the controls describe."
-        v = {k: tuple(x.value for x in w) if isinstance(w, list) else w.value for k, w in self.controls.items()}
-        return self.cfg.replace(**v)
+# %% ../nbs/13_playground.ipynb #ab0a2076
+@patch
+def config(self:Playground) -> Config:
+    "The `Config` the controls describe."
+    v = {k: tuple(x.value for x in w) if isinstance(w, list) else w.value for k, w in self.controls.items()}
+    return self.cfg.replace(**v)
 
-    def set(self, **kw): # Config fields to set on the controls (tuples for heads, emb, controller)
-        "Set controls by field name."
-        for k, v in kw.items():
-            if k not in self.controls: raise LhcFerError(f"Playground.set: {k!r} has no control; controls: {list(self.controls)}")
-            if isinstance(self.controls[k], list):
-                if len(v) != len(self.controls[k]): raise LhcFerError(f"Playground.set: {k} needs {len(self.controls[k])} values, got {v!r}")
-                for w, x in zip(self.controls[k], v): w.value = x
-            else: self.controls[k].value = v
-        return self
+# %% ../nbs/13_playground.ipynb #fa694742
+@patch
+def set(self:Playground, **kw): # Config fields to set on the controls (tuples for heads, emb, controller)
+    "Set controls by field name."
+    for k, v in kw.items():
+        if k not in self.controls: raise LhcFerError(f"Playground.set: {k!r} has no control; controls: {list(self.controls)}")
+        if isinstance(self.controls[k], list):
+            if len(v) != len(self.controls[k]): raise LhcFerError(f"Playground.set: {k} needs {len(self.controls[k])} values, got {v!r}")
+            for w, x in zip(self.controls[k], v): w.value = x
+        else: self.controls[k].value = v
+    return self
 
 # %% ../nbs/13_playground.ipynb #c1e5260a
 @patch

@@ -342,6 +342,52 @@ def to_h264(frames, # a video OpenCV wrote (any codec ffmpeg reads)
     if r.returncode: raise LhcFerError(f"{out}: ffmpeg could not encode the video ({(r.stderr.strip().splitlines() or ['?'])[-1][:200]})")
     return Path(out)
 
+# %% ../nbs/07b_predict.ipynb #1a19f4fb
+@patch
+def _video_records(self:Predictor, frames, # `read_video`'s (index, RGB frame) iterator
+                   info:dict, # `read_video`'s info (fps, frames, width, height)
+                   where:str, # the video's name in notes and progress lines
+                   every:int, # analyse every `every`-th frame
+                   track, # an `IouTracker`, called with each analysed frame's boxes
+                   keep:bool=False, # keep each frame in its record (to annotate it)
+                   progress:bool=True # show progress and frames/s
+                  ):
+    "A record per frame: faces found and given track ids on every `every`-th frame, `skipped` on the others."
+    for i, img in _progress(frames, info["frames"], where, progress):
+        r = dict(i=i, img=img if keep else None, boxes=[], crops=[], status="skipped", note="")
+        if i % every == 0:
+            d = self._record(img, f"{where} frame {i}", frame=True)
+            r.update(d, note="" if d["status"] == "no face" else d["note"], ids=track(d["boxes"]))
+        yield r
+
+# %% ../nbs/07b_predict.ipynb #544e59a5
+def _smooth(p, # probabilities of a frame's faces (faces, classes), or None
+            ids, # their track ids
+            ema:dict, # track id -> its last smoothed probabilities; updated in place
+            smooth:float # weight of the past, 0 (none) to <1
+           ):
+    "`p` with each tracked face's row averaged into its past, s ← a·s + (1 − a)·p (`p` itself untouched)."
+    if p is None or not smooth: return p
+    p = p.copy()
+    for j, k in enumerate(ids):
+        if k in ema: p[j] = smooth * ema[k] + (1 - smooth) * p[j]
+        ema[k] = p[j].copy()
+    return p
+
+# %% ../nbs/07b_predict.ipynb #c1ea9bd7
+def _annotated_writer(out:Path, # the annotated video to write (.mp4 or .avi)
+                      info:dict, # `read_video`'s info (fps, width, height)
+                      outputs:OutputSet, # the set the video joins
+                      stack:contextlib.ExitStack # holds the temporary folder of the frames
+                     ) -> tuple:
+    "An MJPG `cv2.VideoWriter`, the file it writes, and the .mp4 to encode that file to (None: the .avi is the copy)."
+    vid = outputs.path(out)                                           # ends in out's suffix
+    h264 = out.suffix.lower() != ".avi"                               # MJPG frames, then H.264 (and the source's audio)
+    raw = Path(stack.enter_context(tempfile.TemporaryDirectory()))/"frames.avi" if h264 else vid
+    w = cv2.VideoWriter(str(raw), cv2.VideoWriter_fourcc(*"MJPG"), info["fps"], (info["width"], info["height"]))
+    if not w.isOpened(): raise LhcFerError(f"{out}: OpenCV cannot write this video (use .mp4 or .avi)")
+    return w, raw, (vid if h264 else None)
+
 # %% ../nbs/07b_predict.ipynb #5deae5cb
 @patch
 def predict_video(self:Predictor, path, # a video file OpenCV decodes
@@ -363,30 +409,15 @@ def predict_video(self:Predictor, path, # a video file OpenCV decodes
     check_outputs({"--annotate": out}, [path])
     info, frames = read_video(path)
     classes, track, ema, rows, shown, labels, where = None, IouTracker(iou), {}, [], [], [], str(path)
-    def recs():
-        for i, img in _progress(frames, info["frames"], where, progress):
-            r = dict(i=i, img=img if out else None, boxes=[], crops=[], status="skipped", note="")
-            if i % every == 0:
-                d = self._record(img, f"{where} frame {i}", frame=True)
-                r.update(d, note="" if d["status"] == "no face" else d["note"], ids=track(d["boxes"]))
-            yield r
     with contextlib.ExitStack() as stack:
-        if out is not None:
-            vid = outputs.path(out)                                           # ends in out's suffix
-            h264 = out.suffix.lower() != ".avi"                               # MJPG frames, then H.264 (and the source's audio)
-            raw = Path(stack.enter_context(tempfile.TemporaryDirectory()))/"frames.avi" if h264 else vid
-            w = cv2.VideoWriter(str(raw), cv2.VideoWriter_fourcc(*"MJPG"), info["fps"], (info["width"], info["height"]))
-            if not w.isOpened(): raise LhcFerError(f"{out}: OpenCV cannot write this video (use .mp4 or .avi)")
-        for r in self._batched(recs(), self.bs if self.compile else min(self.bs, 32)):   # a compiled graph pads every batch to bs: fill them
+        if out is not None: w, raw, mp4 = _annotated_writer(out, info, outputs, stack)
+        recs = self._video_records(frames, info, where, every, track, keep=out is not None, progress=progress)
+        for r in self._batched(recs, self.bs if self.compile else min(self.bs, 32)):   # a compiled graph pads every batch to bs: fill them
             if r["status"] != "skipped":
                 key = dict(file=where, frame=r["i"], time=r["i"] / info["fps"])
                 p = r["probs"]
                 if classes is None and p is not None: classes = self._classes(p)
-                if p is not None and smooth:
-                    p = p.copy()
-                    for j, k in enumerate(r["ids"]):
-                        if k in ema: p[j] = smooth * ema[k] + (1 - smooth) * p[j]
-                        ema[k] = p[j].copy()
+                p = _smooth(p, r["ids"], ema, smooth)
                 new = _rows(key, r, classes, r.get("ids") or None, p) if r["status"] != "no face" else [dict(key, status="no face", note="")]
                 rows += new; sure = [x for x in new if "x" in x and track.hits.get(x["id"], 0) >= min_hits]
                 shown = [(x["x"], x["y"], x["w"], x["h"]) for x in sure]
@@ -395,7 +426,7 @@ def predict_video(self:Predictor, path, # a video file OpenCV decodes
                 w.write(cv2.cvtColor(draw_faces(r["img"], shown, labels) if shown else r["img"], cv2.COLOR_RGB2BGR))
         if out is not None:
             w.release()
-            if h264: to_h264(raw, vid, audio_from=path)
+            if mp4 is not None: to_h264(raw, mp4, audio_from=path)
     rows = [r for r in rows if "id" not in r or track.best.get(r["id"], 0) >= min_hits]   # a short-lived track is a false face
     return _frame(rows, classes or self._classes())
 
@@ -426,6 +457,46 @@ def plot_timeline(frames, # `predict_video`'s DataFrame, or the CSV it was saved
     axs[-1, 0].set_xlabel("time (s)")
     return save_figure(fig, save)
 
+# %% ../nbs/07b_predict.ipynb #3c078316
+def _check_annotate(ann:Path, # the --annotate path: a folder, or one video file
+                    files:list, # every input file
+                    vids:list, # the videos among them
+                    force:bool, # may existing output be replaced
+                    outputs:OutputSet # the set the folder's mark joins
+                   ):
+    "Refuse an `--annotate` that cannot be written; a new folder gets the kit's mark, so `force` may write into it later."
+    if ann.suffix.lower() in VIDEO_EXTS:
+        if files != vids or len(vids) != 1:
+            raise LhcFerError(f"{ann}: annotating to a video file needs exactly one input video; give a folder for several inputs")
+        check_out_file(ann, force, "--annotate")
+    else: check_out_dir(ann, force=force, flag="--annotate", resumable=False); outputs.path(ann/KIT_MARK).write_text('{"kind": "predict"}\n')
+
+# %% ../nbs/07b_predict.ipynb #923bca2b
+@patch
+def _image_records(self:Predictor, imgs:list, # image files
+                   max_pixels:int=MAX_PIXELS, # refuse images of more pixels than this
+                   keep:bool=False, # keep each image in its record (to annotate it)
+                   show:bool=True # show progress
+                  ):
+    "A record per image: its faces found and cropped, or status `error` with the one-line reason it could not be read."
+    for f in progress(imgs, label="predict", unit="images", show=show):
+        try: img = read_image(f, max_pixels)
+        except LhcFerError as e: yield dict(file=f, img=None, boxes=[], crops=[], status="error", note=str(e)); continue
+        yield dict(self._record(img, str(f)), file=f, img=img if keep else None)
+
+# %% ../nbs/07b_predict.ipynb #0a3c6e96
+def _annotate_copy(rec:dict, # an image's record, classified
+                   rows:list, # its `_rows`
+                   ann:Path, # the annotation folder
+                   root:Path, # the inputs' common folder: copies keep their paths below it
+                   outputs:OutputSet # the set the copy joins
+                  ):
+    "Write the image of `rec` with its boxes and labels under `ann`, at its path below `root` (as .png when needed)."
+    rel = rec["file"].resolve().relative_to(root)
+    out = ann / (rel if rel.suffix.lower() in _WRITABLE else rel.with_name(rel.name + ".png"))
+    labels = [f"{x['top']} {x['prob']:.2f}" for x in rows] if rec["probs"] is not None else ["no face"]
+    _write_image(out, draw_faces(rec["img"], rec["boxes"] or [None], labels), outputs)
+
 # %% ../nbs/07b_predict.ipynb #b1c3b033
 @patch
 def predict_media(self:Predictor, paths, # image and video files, folders of them and glob patterns; or one of them
@@ -444,28 +515,15 @@ def predict_media(self:Predictor, paths, # image and video files, folders of the
     vids = [f for f in files if f.suffix.lower() in VIDEO_EXTS]
     ann = Path(annotate) if annotate is not None else None
     check_outputs({"--annotate": ann}, [*files, *[p for p in ([paths] if isinstance(paths, (str, Path)) else paths) if Path(p).is_dir()]])
-    if ann is not None and ann.suffix.lower() in VIDEO_EXTS:
-        if files != vids or len(vids) != 1:
-            raise LhcFerError(f"{ann}: annotating to a video file needs exactly one input video; give a folder for several inputs")
-        check_out_file(ann, force, "--annotate")
-    elif ann is not None:
-        check_out_dir(ann, force=force, flag="--annotate", resumable=False); outputs.path(ann/KIT_MARK).write_text('{"kind": "predict"}\n')
+    if ann is not None: _check_annotate(ann, files, vids, force, outputs)
     imgs = [f for f in files if f.suffix.lower() not in VIDEO_EXTS]
     root = Path(os.path.commonpath([str(f.resolve().parent) for f in imgs])) if imgs else None
-    def recs():
-        for f in progress(imgs, label="predict", unit="images", show=video.get("progress", True)):
-            try: img = read_image(f, max_pixels)
-            except LhcFerError as e: yield dict(file=f, img=None, boxes=[], crops=[], status="error", note=str(e)); continue
-            yield dict(self._record(img, str(f)), file=f, img=img if ann else None)
     classes, rows, frames = None, [], []
-    for r in self._batched(recs()):
+    recs = self._image_records(imgs, max_pixels, keep=ann is not None, show=video.get("progress", True))
+    for r in self._batched(recs):
         if classes is None and r["probs"] is not None: classes = self._classes(r["probs"])
         rows += (new := _rows(dict(file=str(r["file"])), r, classes))
-        if ann is not None and r["img"] is not None:
-            rel = r["file"].resolve().relative_to(root)
-            out = ann / (rel if rel.suffix.lower() in _WRITABLE else rel.with_name(rel.name + ".png"))
-            labels = [f"{x['top']} {x['prob']:.2f}" for x in new] if r["probs"] is not None else ["no face"]
-            _write_image(out, draw_faces(r["img"], r["boxes"] or [None], labels), outputs)
+        if ann is not None and r["img"] is not None: _annotate_copy(r, new, ann, root, outputs)
     classes = classes or self._classes()
     df = _frame(rows, classes)                                          # one schema: photos leave frame/time/id empty
     for v in vids:
@@ -493,6 +551,30 @@ def json_records(df:pd.DataFrame # `predict_media`'s table
     "The table as JSON records, one per row with the CSV's columns (what `--json` prints and `--json-file` writes)."
     return df.to_json(orient="records", indent=1)
 
+# %% ../nbs/07b_predict.ipynb #e1ac7eb0
+def _unpredicted(df:pd.DataFrame # `predict_media`'s table
+                ) -> list:
+    "One line per file without any prediction: its first note, or that no frame of it had a face."
+    got = df.groupby("file", sort=False).status.agg(lambda s: s.isin(["ok", "whole image"]).any())
+    return [df[df.file == f].note.iloc[0] or f"{f}: no face found in any frame" for f in got.index[~got]]
+
+# %% ../nbs/07b_predict.ipynb #a430fd72
+def _print_predictions(df:pd.DataFrame, # `predict_media`'s table
+                       classes:list, # its probability columns
+                       as_json:bool=False # print the JSON records instead of tables
+                      ):
+    "Print a table per photo face and, for videos, each tracked face's mean probabilities, frames seen and time span."
+    ok = df[df.status.isin(["ok", "whole image"])]
+    if as_json: print(json_records(df)); return
+    pics = ok[ok["frame"].isna()] if "frame" in ok else ok
+    n = pics.groupby("file").face.transform("size")
+    print("\n\n".join(_face_table(r, k, classes) for (_, r), k in zip(pics.iterrows(), n)))
+    if "frame" in ok and ok.frame.notna().any():
+        v = ok[ok.frame.notna()].groupby(["file", "id"])
+        t = v[classes].mean().round(3).assign(frames=v.size(), start=v.time.min().round(2), end=v.time.max().round(2))
+        t["top"] = t[classes].idxmax(axis=1)
+        print(("\n\n" if len(pics) else "") + "mean softmax probabilities of each tracked face\n" + t.to_string())
+
 # %% ../nbs/07b_predict.ipynb #ce755d0e
 def cli_predict(model:str, # the model: a run folder, a stage folder or a .safetensors (ours or converted)
                 *inputs:str, # photos, videos, folders of them and glob patterns
@@ -508,7 +590,7 @@ def cli_predict(model:str, # the model: a run folder, a stage folder or a .safet
                 tta:Literal["none", "flip", "paper"]="none", # test-time augmentation
                 bs:int=64, # faces per forward pass (batched across photos and frames)
                 precision:Literal["auto", "fp32", "bf16", "fp16"]="auto", # auto: fp32 on the CPU, fp16 on CUDA; bf16 is fast on CPUs with AMX or AVX512-BF16
-                compile:bool=False, # torch.compile the model: about a minute to build, then faster batches (large folders, long videos)
+                compile:bool=False, # torch.compile the model: a one-off build, then faster batches (large folders, long videos; lhc-fer bench predict)
                 every:int=1, # videos: analyse every K-th frame
                 smooth:float=0.0, # videos: EMA of each face's probabilities, weight of the past (0: none, 0.8: strong)
                 timeline:str=None, # videos: write each face's emotion timeline to this PNG
@@ -533,22 +615,12 @@ def cli_predict(model:str, # the model: a run folder, a stage folder or a .safet
         df = pr.predict_media(files, annotate=annotate, force=force, outputs=o, recursive=recursive, max_pixels=max_pixels,
                               every=every, smooth=smooth)
         classes = list(df.columns[df.columns.get_loc("h") + 1:df.columns.get_loc("top")])
-        got = df.groupby("file", sort=False).status.agg(lambda s: s.isin(["ok", "whole image"]).any())
-        bad = [df[df.file == f].note.iloc[0] or f"{f}: no face found in any frame" for f in got.index[~got]]
-        if not got.any(): raise LhcFerError(bad[0] + (f" (and {len(bad) - 1} more files without a prediction)" if len(bad) > 1 else ""))
+        bad = _unpredicted(df)
+        if not df.status.isin(["ok", "whole image"]).any(): raise LhcFerError(bad[0] + (f" (and {len(bad) - 1} more files without a prediction)" if len(bad) > 1 else ""))
         if csv: csv_safe(df).to_csv(o.path(csv), index=False)
         if json_file: o.path(json_file).write_text(json_records(df))
         if timeline and "id" in df and df.id.notna().any(): plot_timeline(df, save=o.path(timeline),
             title=f"{Path(df.file[df.id.notna()].iloc[0]).name}: softmax probability per tracked face (smoothing {smooth})")
     for m in bad: notice(m)
     if timeline and not ("id" in df and df.id.notna().any()): notice(f"{timeline}: not written; a timeline needs a face tracked in a video")
-    ok = df[df.status.isin(["ok", "whole image"])]
-    if json: print(json_records(df)); return
-    pics = ok[ok["frame"].isna()] if "frame" in ok else ok
-    n = pics.groupby("file").face.transform("size")
-    print("\n\n".join(_face_table(r, k, classes) for (_, r), k in zip(pics.iterrows(), n)))
-    if "frame" in ok and ok.frame.notna().any():
-        v = ok[ok.frame.notna()].groupby(["file", "id"])
-        t = v[classes].mean().round(3).assign(frames=v.size(), start=v.time.min().round(2), end=v.time.max().round(2))
-        t["top"] = t[classes].idxmax(axis=1)
-        print(("\n\n" if len(pics) else "") + "mean softmax probabilities of each tracked face\n" + t.to_string())
+    _print_predictions(df, classes, json)

@@ -56,8 +56,14 @@ def table_html(df:pd.DataFrame, # a table
     if len(df) <= fold: return f'<div class="tbl"><p class="cap">{html.escape(caption)}</p>{t}</div>'
     return f'<details class="tbl"><summary class="cap">{html.escape(caption)} ({len(df)} rows: click to open)</summary>{t}</details>'
 
-# %% ../nbs/14_report.ipynb #e95e2a78
-def _evaluation(c):
+# %% ../nbs/14_report.ipynb #72c275b5
+def _need_lhc(c, what): # the section's context; what the section would show
+    "Refuse a section that needs LHC modules when the model has none."
+    if not lhc_modules(c.model): raise LhcFerError(f"{type(c.model).__name__} has no LHC modules: no {what}")
+
+# %% ../nbs/14_report.ipynb #f96d3271
+def _evaluation(c): # the section's context
+    "Accuracy and macro-F1 on the split, the confusion matrix and the per-class table."
     m = evaluate(c.model, c.data, c.split)
     per = pd.DataFrame(m["per_class"]).T
     head = f"<p>{m['n']} faces of the {html.escape(c.split)} split: accuracy <b>{m['accuracy']:.3f}</b>, macro-F1 <b>{m['macro_f1']:.3f}</b></p>"
@@ -65,14 +71,20 @@ def _evaluation(c):
     return [head, figure_html(fig, c.folder, "confusion", "confusion matrix (colour: share of the true class, text: count)"),
             table_html(per, "per class")]
 
-def _history(c):
+# %% ../nbs/14_report.ipynb #35b1a053
+def _history(c): # the section's context
+    "The losses and metrics per epoch of the run folder."
     if c.run is None or not Path(c.run).is_dir(): raise LhcFerError("no run folder given (a checkpoint alone has no training history)")
     return [figure_html(plot_history(c.run), c.folder, "history", "losses and metrics per epoch; stages marked")]
 
-def _need_lhc(c, what):
-    if not lhc_modules(c.model): raise LhcFerError(f"{type(c.model).__name__} has no LHC modules: no {what}")
+# %% ../nbs/14_report.ipynb #ddac7e4b
+def _face_html(face, folder): # a (H, W) uint8 face; the figures folder
+    "The face as a small embedded figure."
+    fig = Figure(figsize=(1.6, 1.6)); ax = fig.add_axes((0, 0, 1, 1)); ax.imshow(face, cmap="gray", vmin=0, vmax=255); ax.set_axis_off()
+    return figure_html(fig, folder, "face", "the face")
 
-def _model_view(c):
+def _model_view(c): # the section's context
+    "The attention of every LHC module and head on one face of the split, predicted correctly when one is."
     _need_lhc(c, "attention to show")
     probs, y = split_probs(c.model, c.data, c.split)
     ok = np.flatnonzero(probs.argmax(1) == y); i = int(ok[0]) if len(ok) else 0
@@ -84,15 +96,14 @@ def _model_view(c):
             figure_html(plot_model_view(maps, image=0, cell=2.0, dpi=100), c.folder, "model_view", "every LHC module (rows) and head (columns): C×C attention, each row on the scale of its largest weight"),
             table_html(head_summary(maps).drop(columns=["band"], errors="ignore"), "per head: entropy, max weight, exponent p, contribution")]
 
-def _face_html(face, folder):
-    fig = Figure(figsize=(1.6, 1.6)); ax = fig.add_axes((0, 0, 1, 1)); ax.imshow(face, cmap="gray", vmin=0, vmax=255); ax.set_axis_off()
-    return figure_html(fig, folder, "face", "the face")
-
-# %% ../nbs/14_report.ipynb #5c2949d1
+# %% ../nbs/14_report.ipynb #54dfa44f
 EXPLAIN = dict(n_steps=16, window=12)  # integrated gradients' steps; occlusion's patch side (px; stride half of it)
+
+# %% ../nbs/14_report.ipynb #f9c520e6
 STAT_COLS = ["class", "module", "head", "n", "entropy", "max_weight", "p", "contribution"]
 
-def _stats(c):
+def _stats(c): # the section's context
+    "Entropy per head and class, its distribution per module, and the statistics table, over the first `n` faces."
     _need_lhc(c, "attention statistics")
     st = attention_stats(c.model, c.sub, split=None, by="class")
     C = {n: m.channels for n, m in lhc_modules(c.model).items()}
@@ -102,12 +113,15 @@ def _stats(c):
             figure_html(plot_entropy_distribution(st), c.folder, "entropy_distribution", "entropy relative to uniform attention, per module"),
             table_html(st[[k for k in STAT_COLS if k in st]], f"attention statistics over {len(c.sub)} faces, per class, module and head")]
 
-def _importance(c):
+# %% ../nbs/14_report.ipynb #a5dbcc7d
+def _importance(c): # the section's context
+    "How much each head matters to each class: the true-class probability drop when it is removed."
     _need_lhc(c, "heads to ablate")
     t = class_head_importance(c.model, c.sub, split=None)
     return [figure_html(plot_class_head_importance(t), c.folder, "class_head_importance", "true-class probability drop when a head is removed"),
             table_html(t, "importance per class (rows) and head (columns)")]
 
+# %% ../nbs/14_report.ipynb #ba6183ce
 def _gradcam_layer(model):
     "Grad-CAM's layer: the default (the last LHC module), or in a model without LHC modules its last child holding a convolution."
     if lhc_modules(model): return None
@@ -115,7 +129,9 @@ def _gradcam_layer(model):
     if not convs: raise LhcFerError(f"{type(model).__name__} has no convolution for Grad-CAM to explain")
     return convs[-1]
 
-def _faithfulness(c):
+# %% ../nbs/14_report.ipynb #674ef72a
+def _faithfulness(c): # the section's context
+    "Deletion and insertion curves of every explanation method, and their mean areas."
     df = faithfulness(c.model, c.x, EXPLANATIONS if lhc_modules(c.model) else METHODS, module=_gradcam_layer(c.model), **EXPLAIN)
     t = df.groupby("method", sort=False)[["deletion_auc", "insertion_auc"]].mean()
     return [figure_html(plot_curves(df), c.folder, "faithfulness", "the model's probability of its class as each method's most "
@@ -123,28 +139,42 @@ def _faithfulness(c):
                         "blurred face (insertion: a higher area); lines are the mean over faces, bands one standard error"),
             table_html(t, f"mean areas under the curves over {len(c.x)} faces")]
 
-def _sanity(c):
+# %% ../nbs/14_report.ipynb #924b7574
+def _sanity(c): # the section's context
+    "The parameter randomization check: how similar explanations stay as blocks are randomized."
     seed_everything(0)
     df = randomization_check(c.model, c.x[:4], module=_gradcam_layer(c.model), **EXPLAIN)
     t = df.pivot(index="method", columns="step", values="spearman"); t.columns = list(df.drop_duplicates("step").sort_values("step").layer)
     return [figure_html(plot_randomization(df), c.folder, "randomization", "trained vs randomized explanations (should fall)"),
             table_html(t.assign(flag=df.groupby("method").flag.first()), "Spearman correlation per randomized block (flag: stays similar)")]
 
+# %% ../nbs/14_report.ipynb #de07c2c5
 SECTIONS = (("Evaluation", _evaluation), ("Training curves", _history), ("Model view", _model_view),
             ("Attention statistics", _stats), ("Head importance per class", _importance),
             ("Faithfulness of explanations", _faithfulness), ("Sanity check: parameter randomization", _sanity))
 
-# %% ../nbs/14_report.ipynb #1022b4cc
+# %% ../nbs/14_report.ipynb #68746fa1
 CSS = """body{font:14px/1.4 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
 img{max-width:100%}figure{margin:1em 0}figcaption{font-size:12px;color:#555}.files{color:#999;margin-left:.5em}
 table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;text-align:right}tr:nth-child(even){background:#f6f6f6}
 .tbl{overflow-x:auto;margin:1em 0}.cap{font-size:12px;color:#555;margin:0}.note{color:#8a5300;background:#fff6e0;padding:.4em .8em}summary{cursor:pointer}"""
 
-def _html_page(title, parts):
+def _html_page(title, parts): # the page title; its HTML parts, in order
+    "A standalone HTML page: the title as heading, the parts, the report's style inline."
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f'<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>\n' + "\n".join(parts) + "\n</body></html>\n")
 
+# %% ../nbs/14_report.ipynb #8b8d81c7
+def _section_html(name:str, fn, c) -> list: # the section's heading; its function; the report's context
+    "One section's HTML: its parts, or the one-line reason it is left out, and the time it took to compute."
+    t0 = time.perf_counter()
+    try: body = fn(c)
+    except LhcFerError as e: body = [f'<p class="note">left out: {html.escape(str(e))}</p>']
+    except ImportError as e: body = [f'<p class="note">left out: this installation lacks {html.escape(str(e))}</p>']
+    return [f'<section><h2>{name}</h2>'] + body + [f'<p class="cap">this section took {time.perf_counter() - t0:.1f} s to compute</p></section>']
+
+# %% ../nbs/14_report.ipynb #d6cddf5e
 def build_report(model, # a classifier (with or without LHC modules)
                  data, # a `FerData` with the split
                  out="report.html", # the HTML file; figures go to OUT_files/ beside it
@@ -176,11 +206,7 @@ def build_report(model, # a classifier (with or without LHC modules)
              f"{len(faces)} faces ({len(sub)} for the statistics)</p>"]
     try:
         for name, fn in progress(SECTIONS, label=f"report {out.name}", unit="sections"):
-            t0 = time.perf_counter()
-            try: body = fn(c)
-            except LhcFerError as e: body = [f'<p class="note">left out: {html.escape(str(e))}</p>']
-            except ImportError as e: body = [f'<p class="note">left out: this installation lacks {html.escape(str(e))}</p>']
-            parts += [f'<section><h2>{name}</h2>'] + body + [f'<p class="cap">this section took {time.perf_counter() - t0:.1f} s to compute</p></section>']
+            parts += _section_html(name, fn, c)
         if files.exists(): shutil.rmtree(files)
         os.replace(tmp, files)
         with atomic_path(out) as t: t.write_text(_html_page(title, parts), encoding="utf-8")

@@ -85,6 +85,22 @@ def _face_params(rng, # a NumPy generator
              o_h=U(2, 6 * f + 1) * sc, o_tone=U(0, 255), blur=np.clip(U(0, f), 0, 1), noise=U(1, 8 * f))
     return {k: np.asarray(v, np.float32)[:, None, None] for k, v in P.items()}
 
+# %% ../nbs/04b_synthetic.ipynb #8d83dab3
+def _mouth_ink(au, v, P, S): # |u| and v, face-local coordinates (n, H, W); face parameters; face scale (n, 1, 1)
+    "Coverage of the mouth: lips around a midline that `mouth_lift` bends up at the corners."
+    w = P["m_w0"] + P["mouth_width"]; q = np.clip(au / w, 0, 1) ** 2
+    mid = P["m_y"] - P["mouth_lift"] * q
+    top, bot = mid - P["upper_lip"] * (1 - q), mid + P["lower_lip"] * (1 - q)
+    dv = np.maximum(np.maximum(top - v, v - bot), 0); du = np.maximum(au - w, 0)
+    return _ink(np.sqrt(du * du + dv * dv), P["m_t0"] + P["lip_thickness"], S)
+
+# %% ../nbs/04b_synthetic.ipynb #4015ef39
+def _blur3(img): # (n, H, W) float images
+    "Each image smoothed by the 3x3 binomial kernel (1 2 1 / 4 along each axis); border rows and columns kept."
+    b = img.copy(); b[:, 1:-1] = 0.25 * img[:, :-2] + 0.5 * img[:, 1:-1] + 0.25 * img[:, 2:]
+    b2 = b.copy(); b2[:, :, 1:-1] = 0.25 * b[:, :, :-2] + 0.5 * b[:, :, 1:-1] + 0.25 * b[:, :, 2:]
+    return b2
+
 # %% ../nbs/04b_synthetic.ipynb #ea8a9533
 def _draw_faces(P, # per-face parameters (`_face_params`, plus noise "z")
                 size:int): # image side in pixels
@@ -112,19 +128,13 @@ def _draw_faces(P, # per-face parameters (`_face_params`, plus noise "z")
     if len(wr):
         vw, Sw = v[wr], S[wr]; q = (vw - 0.02) / 0.055; wv = np.abs(q - np.round(q)) * 0.055
         img[wr] += P["nose_wrinkle"][wr] * _ink(wv, 0.012, Sw) * _ink(au[wr], 0.11, Sw) * _ink(np.abs(vw - 0.08), 0.08, Sw) * (dark[wr] - img[wr])
-    w = P["m_w0"] + P["mouth_width"]; q = np.clip(au / w, 0, 1) ** 2                                       # mouth
-    mid = P["m_y"] - P["mouth_lift"] * q
-    top, bot = mid - P["upper_lip"] * (1 - q), mid + P["lower_lip"] * (1 - q)
-    dv = np.maximum(np.maximum(top - v, v - bot), 0); du = np.maximum(au - w, 0)
-    img += _ink(np.sqrt(du * du + dv * dv), P["m_t0"] + P["lip_thickness"], S) * (dark - img)
+    img += _mouth_ink(au, v, P, S) * (dark - img)                                                      # mouth
     oc = np.flatnonzero(P["o_on"][:, 0, 0] > 0)                                                   # occluders
     if len(oc):
         g = lambda k: P[k][oc]
         occ = _ink(np.maximum(np.abs(X[oc] + g("cx") - g("o_x")) - g("o_w"), np.abs(Y[oc] + g("cy") - g("o_y")) - g("o_h")), 0, 1.0)
         img[oc] += occ * (g("o_tone") - img[oc])
-    b = img.copy(); b[:, 1:-1] = 0.25 * img[:, :-2] + 0.5 * img[:, 1:-1] + 0.25 * img[:, 2:]     # blur
-    b2 = b.copy(); b2[:, :, 1:-1] = 0.25 * b[:, :, :-2] + 0.5 * b[:, :, 1:-1] + 0.25 * b[:, :, 2:]
-    img += P["blur"] * (b2 - img) + P["noise"] * P["z"]
+    img += P["blur"] * (_blur3(img) - img) + P["noise"] * P["z"]
     masks = dict(brows=(v > -0.75) & (v < -0.25) & (au < 0.8), eyes=(v > -0.36) & (v < -0.0) & (au > 0.13) & (au < 0.62),
                  nose=(v > -0.05) & (v < 0.4) & (au < 0.22), mouth=(v > 0.4) & (v < 0.95) & (au < 0.68))
     return np.clip(img + 0.5, 0, 255).astype(np.uint8), masks

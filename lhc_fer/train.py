@@ -45,7 +45,7 @@ import filecmp
 __all__ = ['PAPER_ADAM', 'PAPER_SGD', 'PAPER_STAGES', 'OPTIMIZERS', 'RUN_ENTRIES', 'FAST_RECIPE', 'FAST_WD', 'FAST_BN_MOMENTUM',
            'FAST_LHC', 'FerLoss', 'HardTargets', 'fer_metrics', 'SaveBest', 'HistoryCSV', 'quiet_progress', 'EpochLine',
            'lhc_learner', 'save_resume_state', 'read_resume_state', 'last_resume_state', 'EpochCheckpoint',
-           'restore_history', 'ResumeFrom', 'run_device', 'distrib', 'fit_resumable', 'Stage', 'stages_table',
+           'restore_history', 'ResumeFrom', 'run_device', 'distributed', 'fit_resumable', 'Stage', 'stages_table',
            'read_history', 'run_stage', 'host_record', 'run_owned', 'run_folder', 'saved_run_config', 'load_finished',
            'check_plan', 'run_inputs', 'train_paper', 'set_bn_momentum', 'fast_config', 'fast_stages', 'train_fast',
            'torchrun_cmd', 'cli_train']
@@ -364,7 +364,7 @@ def run_device() -> torch.device:
 
 # %% ../nbs/05_train.ipynb #c0e00389
 @contextmanager
-def distrib(learn): # the Learner to train
+def distributed(learn): # the Learner to train
     "fastai's `distrib_ctx` when this process is one of several (torchrun), else nothing."
     if num_distrib() <= 1: yield learn; return
     cpu = torch.device(getattr(learn.dls, "device", None) or "cpu").type == "cpu"
@@ -391,7 +391,7 @@ def fit_resumable(learn, # a Learner from `lhc_learner`
         cbs = cbs + [EpochCheckpoint(ckpt_dir)] + ([resume] if resume else [])
     h = learn.history_csv.path/learn.history_csv.fname if hasattr(learn, "history_csv") else None
     if resume is None and h is not None and h.exists() and not rank_distrib(): h.unlink()  # rows of an unsaved attempt
-    with distrib(learn):
+    with distributed(learn):
         if one_cycle: learn.fit_one_cycle(n_epoch, lr, cbs=cbs, **kw)
         else: learn.fit(n_epoch, lr, cbs=cbs, **kw)
     return learn
