@@ -83,7 +83,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'lhc_fer.cli.config_from_args': ('cli.html#config_from_args', 'lhc_fer/cli.py'),
                              'lhc_fer.cli.deprecated_spelling': ('cli.html#deprecated_spelling', 'lhc_fer/cli.py'),
                              'lhc_fer.cli.main': ('cli.html#main', 'lhc_fer/cli.py'),
-                             'lhc_fer.cli.resolve': ('cli.html#resolve', 'lhc_fer/cli.py')},
+                             'lhc_fer.cli.resolve_command': ('cli.html#resolve_command', 'lhc_fer/cli.py')},
             'lhc_fer.config': { 'lhc_fer.config.Config': ('config.html#config', 'lhc_fer/config.py'),
                                 'lhc_fer.config.Config.__new__': ('config.html#config.__new__', 'lhc_fer/config.py'),
                                 'lhc_fer.config.Config.__post_init__': ('config.html#config.__post_init__', 'lhc_fer/config.py'),

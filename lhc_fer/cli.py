@@ -11,7 +11,7 @@ import lhc_fer
 from .config import Config, LhcFerError, config_docs, one_line, write_error
 
 # %% auto #0
-__all__ = ['COMMANDS', 'EXTRAS', 'EMPTY', 'DEPRECATED', 'resolve', 'add_config_flags', 'config_from_args', 'Param',
+__all__ = ['COMMANDS', 'EXTRAS', 'EMPTY', 'DEPRECATED', 'resolve_command', 'add_config_flags', 'config_from_args', 'Param',
            'command_params', 'add_signature_flags', 'bench_dir', 'cli_bench', 'OneLineParser', 'build_parser',
            'deprecated_spelling', 'main']
 
@@ -36,7 +36,7 @@ COMMANDS = {
 EXTRAS = dict(ipywidgets="explorer", voila="explorer", jupyterlab="explorer", IPython="explorer", jupyter_core="explorer",
               onnx="export", onnxscript="export", onnxruntime="export", psycopg="study", optuna_dashboard="study")  # package -> extra
 
-def resolve(name:str): # a subcommand name such as "data check"
+def resolve_command(name:str): # a subcommand name such as "data check"
     "The function behind subcommand `name`; a missing optional package is one line naming the extra to install."
     if name not in COMMANDS: raise LhcFerError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
     mod, fn = COMMANDS[name][0].split(":")
@@ -198,7 +198,7 @@ def build_parser(command:str|None=None) -> argparse.ArgumentParser: # build the 
             else: add_signature_flags(sp, command_params(name))
     return p
 
-# %% ../nbs/15_cli.ipynb #0f8d0f6f
+# %% ../nbs/15_cli.ipynb #3a2a2fb1
 def _command_of(argv):
     "The registry name that `argv` selects (before full parsing)."
     words = [a for a in argv if not a.startswith("-")]
@@ -207,7 +207,7 @@ def _command_of(argv):
         if words[:k] == n.split(): return n
     return None
 
-# %% ../nbs/15_cli.ipynb #6edfe767
+# %% ../nbs/15_cli.ipynb #c267e3f6
 DEPRECATED = {"predict": "--weights", "export": "--weights", "explore": "--weights"}  # command -> its old model flag (the model is now the first positional)
 
 def deprecated_spelling(argv:list, name:str|None) -> list: # the arguments; the command they select
@@ -221,7 +221,7 @@ def deprecated_spelling(argv:list, name:str|None) -> list: # the arguments; the 
     print(f"lhc-fer: {flag} is deprecated; give the model first: lhc-fer {name} MODEL ...", file=sys.stderr)
     return rest[:at] + [v] + rest[at:]
 
-# %% ../nbs/15_cli.ipynb #05369b39
+# %% ../nbs/15_cli.ipynb #8a541baf
 def main(argv=None): # arguments (default: sys.argv[1:])
     "Entry point of the `lhc-fer` command."
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -240,7 +240,7 @@ def main(argv=None): # arguments (default: sys.argv[1:])
                 try: p.parse_args(sub[:1] + ["--help"])
                 except SystemExit as e: return int(e.code or 0)
             p.print_help(); return 2
-        f = resolve(ns._name)
+        f = resolve_command(ns._name)
         rc = _call(f, ns) if ns._name != "bench" else f(*ns.names)
         return int(rc or 0)
     except (LhcFerError, OSError) as e:

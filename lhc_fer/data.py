@@ -327,7 +327,7 @@ def _index(t:bytes, n:int, what:str="emotion", names:str="") -> tuple: # a label
         return None, f"{what} {t.decode() if v is not None else _clip(t, 12)} out of range 0-{n-1}{names and f' ({names})'}"
     return v, None
 
-# %% ../nbs/04_data.ipynb #cbd0ff08
+# %% ../nbs/04_data.ipynb #e140aac2
 def _fer_columns(p, first:bytes, need_labels:bool=True) -> tuple: # the file; its header line; must it have an emotion column?
     "The header of a FER2013-style csv and its emotion, pixels and usage column indices (None when absent)."
     hdr = _header(first)
@@ -338,7 +338,7 @@ def _fer_columns(p, first:bytes, need_labels:bool=True) -> tuple: # the file; it
         _fatal(f"{p}:1", f"expected columns emotion,pixels[,Usage]; found header {found!r}{hint}")
     return hdr, col["emotion"], col["pixels"], col["usage"]
 
-# %% ../nbs/04_data.ipynb #9f6c0462
+# %% ../nbs/04_data.ipynb #713db3ec
 def _fer_images(pix:list, lno:list, p, pr:_Problems) -> tuple: # pixel fields of the rows; their line numbers; the file; its problems
     "Images (N, s, s) of the rows holding the file's most common square pixel count, and the mask of those rows."
     vals, counts, bad, big = _parse_rows(pix)
@@ -351,7 +351,7 @@ def _fer_images(pix:list, lno:list, p, pr:_Problems) -> tuple: # pixel fields of
     s = math.isqrt(expected)
     return (vals.reshape(-1, s, s) if good.all() else vals[np.repeat(good, counts)].reshape(-1, s, s)), good
 
-# %% ../nbs/04_data.ipynb #2b5df698
+# %% ../nbs/04_data.ipynb #52e46271
 def _read_fer_rows(path, skip_bad=False, n_classes=len(EMOTIONS), need_labels=True, max_csv_bytes=MAX_CSV_BYTES):
     "Parse a FER2013-style csv: dict(images, labels, usage, lines) of the good rows, and the problems."
     p = Path(path); lines = _csv_lines(_read_bytes(p, max_csv_bytes)); _, first = next(lines)
@@ -399,12 +399,12 @@ def read_fer2013_csv(path, # fer2013.csv (or .csv.gz): emotion,pixels[,Usage]
                    layout="fer2013 csv" + ("" if r["usage"] is not None else " (no Usage: seeded split)"),
                    problems=pr.items, n_bad=pr.n)
 
-# %% ../nbs/04_data.ipynb #9b9ec966
+# %% ../nbs/04_data.ipynb #d65751d5
 FERPLUS_COLS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "nf")
 FERPLUS_CLASSES = EMOTIONS + ("contempt",)
 _FP2OURS = np.array([6, 3, 5, 4, 0, 1, 2, 7])  # FER+ emotion column -> index in FERPLUS_CLASSES
 
-# %% ../nbs/04_data.ipynb #45946ab3
+# %% ../nbs/04_data.ipynb #0ed38779
 def _ferplus_votes(p:Path, max_csv_bytes:int, pr:_Problems) -> tuple: # fer2013new.csv; its size limit; its problems
     "Vote counts (N, 10), splits and line numbers of the well-formed rows of a FER+ votes file."
     lines = _csv_lines(_read_bytes(p, max_csv_bytes)); _, first = next(lines); hdr = _header(first)
@@ -429,7 +429,7 @@ def _ferplus_votes(p:Path, max_csv_bytes:int, pr:_Problems) -> tuple: # fer2013n
     V = np.frombuffer(votes, np.int64).reshape(-1, len(FERPLUS_COLS)) if lno else np.zeros((0, len(FERPLUS_COLS)), np.int64)
     return V, use, lno
 
-# %% ../nbs/04_data.ipynb #68afa76f
+# %% ../nbs/04_data.ipynb #d7829820
 def _ferplus_labels(V:np.ndarray, mode:str="majority") -> tuple: # vote counts (N, 10); "majority" or "probability"
     "Which faces get a label under `mode` (single votes dropped as outliers), and those labels over FERPLUS_CLASSES."
     V = np.where(V <= 1, 0, V).astype(np.float64)              # single votes are outliers (FER+ paper code)
@@ -442,7 +442,7 @@ def _ferplus_labels(V:np.ndarray, mode:str="majority") -> tuple: # vote counts (
     labels[:, _FP2OURS] = P
     return ok, labels
 
-# %% ../nbs/04_data.ipynb #ddb15890
+# %% ../nbs/04_data.ipynb #f749c761
 def read_ferplus(path, # fer2013new.csv: Usage,Image name,neutral,...,contempt,unknown,NF (vote counts)
                  pixels=None, # fer2013.csv with the pixels (default: fer2013.csv beside `path`)
                  mode:str="majority", # "majority" (hard labels) or "probability" (soft labels)
@@ -560,7 +560,7 @@ def _entries(d) -> list: # a folder
     try: return sorted(d.iterdir())
     except OSError as e: _fatal(d, f"cannot list folder ({e.strerror})")
 
-# %% ../nbs/04_data.ipynb #a66bca62
+# %% ../nbs/04_data.ipynb #48c30124
 _SPLIT_DIRS = {"train": "train", "training": "train", "val": "valid", "valid": "valid", "validation": "valid",
                "test": "test", "testing": "test", "publictest": "valid", "privatetest": "test"}
 
@@ -583,7 +583,7 @@ def _folder_groups(root:Path, pr:_Problems) -> tuple: # the dataset folder; its 
             else: groups.append((None, k, d))
     return groups, by_split
 
-# %% ../nbs/04_data.ipynb #fdff488e
+# %% ../nbs/04_data.ipynb #1b1acdc0
 def _folder_faces(groups:list, classes:tuple, size:int, max_pixels:int, pr:_Problems) -> tuple: # from `_folder_groups`; class names; face size; pixel limit; problems
     "Faces, label indices, splits and paths of the readable images of each class folder; the others are problems."
     imgs, lab, spl, where = [], [], [], []
@@ -595,7 +595,7 @@ def _folder_faces(groups:list, classes:tuple, size:int, max_pixels:int, pr:_Prob
             imgs.append(im); lab.append(classes.index(k)); spl.append(s or "train"); where.append(str(f))
     return imgs, lab, spl, where
 
-# %% ../nbs/04_data.ipynb #974e78ad
+# %% ../nbs/04_data.ipynb #e55fe7f3
 def read_image_folder(root, # root/<split>/<class>/*.png (or root/<class>/*.png)
                       skip_bad:bool=False, # drop bad images (and count them) instead of raising
                       valid_pct:float=0.1, # fraction of train moved to valid when there is no valid split

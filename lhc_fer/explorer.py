@@ -72,16 +72,16 @@ class LRU(OrderedDict):
         while len(self) > self.size: self.popitem(last=False)
         return v
 
-# %% ../nbs/12_explorer.ipynb #76954c38
+# %% ../nbs/12_explorer.ipynb #1b68ed21
 OVERLAYS = ("contribution",) + tuple(ATTRIBUTIONS)  # the head's |g*O| (no extra pass), or a Captum attribution
 
-# %% ../nbs/12_explorer.ipynb #2f2053dc
+# %% ../nbs/12_explorer.ipynb #c9b2f0f9
 class _CachedForward(NamedTuple):
     "One image's forward pass, as `ModelCache` keeps it."
     maps: dict          # {module name: `AttentionMaps`}; empty for a model without LHC modules
     probs: np.ndarray   # (K,) class probabilities
 
-# %% ../nbs/12_explorer.ipynb #2a942f67
+# %% ../nbs/12_explorer.ipynb #0f1b59df
 class ModelCache:
     "One model's forwards (attention maps and probabilities) and attributions, cached per image key."
     def __init__(self, model, # a classifier, with or without LHC modules
@@ -105,7 +105,7 @@ class ModelCache:
             return _CachedForward(maps, torch.softmax(y.float(), -1)[0].cpu().numpy())
         return self.fwd.get_or(key, make)
 
-# %% ../nbs/12_explorer.ipynb #7184963b
+# %% ../nbs/12_explorer.ipynb #4deba0a0
 @patch
 def layer(self:ModelCache, module:str): # an LHC module's name; a host has it as the parent ("stage3" for "stage3.lhc")
     "The layer Grad-CAM explains for `module`: itself, or in a model without it, its parent."
@@ -113,7 +113,7 @@ def layer(self:ModelCache, module:str): # an LHC module's name; a host has it as
         if n in self.layers: return n
     raise LhcFerError(f"gradcam: {type(self.model).__name__} has no layer {module!r} (nor its parent) to explain")
 
-# %% ../nbs/12_explorer.ipynb #dc025f06
+# %% ../nbs/12_explorer.ipynb #416334c7
 @patch
 def overlay(self:ModelCache, key, module:str, head:int, method:str) -> np.ndarray:
     "The map to overlay: the head's (head < 0: the module's) contribution (h, w), or an attribution (H, W)."
@@ -128,25 +128,25 @@ def overlay(self:ModelCache, key, module:str, head:int, method:str) -> np.ndarra
         return attribution_map(attribute(self.model, self.x(key), target, method=method, module=layer)).numpy()
     return self.attr.get_or((key, method, layer), make)
 
-# %% ../nbs/12_explorer.ipynb #14cd791e
+# %% ../nbs/12_explorer.ipynb #8fea5c5c
 FACE_IN, HEAT_IN = (3.4, 3.1), (3.9, 3.1)  # inches of a face panel and of the C×C heatmap (same height: a row lines up)
 
-# %% ../nbs/12_explorer.ipynb #3f036ee4
+# %% ../nbs/12_explorer.ipynb #e43ada8c
 def _colorbar(fig, im, label, rect): # the image whose scale to show; its label; where, in figure fractions
     "A colour bar of `im`'s colour map and limits, drawn opaque whatever the image's opacity."
     cb = fig.colorbar(ScalarMappable(im.norm, im.cmap), cax=fig.add_axes(rect))
     cb.ax.tick_params(labelsize=7); cb.set_label(label, fontsize=8)
     return cb
 
-# %% ../nbs/12_explorer.ipynb #ecf1279b
+# %% ../nbs/12_explorer.ipynb #1ce24da6
 def _face_ax(title, left=0.02): # a face panel's figure and square axes; room on the right for a colour bar
     fig = Figure(figsize=FACE_IN); ax = fig.add_axes((left, 0.02, 0.76, 0.86)); ax.set_axis_off(); ax.set_title(title, fontsize=9)
     return fig, ax
 
-# %% ../nbs/12_explorer.ipynb #b365e6bb
+# %% ../nbs/12_explorer.ipynb #be4bf473
 def _map_label(method): return "contribution ‖gain·O‖" if method == "contribution" else f"|attribution| ({method})"
 
-# %% ../nbs/12_explorer.ipynb #83ce088c
+# %% ../nbs/12_explorer.ipynb #921985d6
 def _face_fig(face, ov, alpha, title, label="") -> Figure: # face (H, W) uint8; ov: (h, w) map or None; label: its colour bar's
     fig, ax = _face_ax(title); Hf, Wf = face.shape
     ax.imshow(face, cmap="gray", vmin=0, vmax=255)
@@ -155,7 +155,7 @@ def _face_fig(face, ov, alpha, title, label="") -> Figure: # face (H, W) uint8; 
         _colorbar(fig, im, label, (0.81, 0.1, 0.035, 0.7))
     return fig
 
-# %% ../nbs/12_explorer.ipynb #da543954
+# %% ../nbs/12_explorer.ipynb #c880d6b7
 def _band_fig(mp, face, head) -> Figure: # every head's band (head < 0) or one head's; the bands are labelled, no scale
     b = None if head < 0 else mp.bands[head]
     fig, ax = _face_ax("" if b is None else f"head {head}: rows {b.row_start}-{b.row_end - 1} of {mp.resolution[0]}x{mp.resolution[1]}", 0.12)
@@ -166,7 +166,7 @@ def _band_fig(mp, face, head) -> Figure: # every head's band (head < 0) or one h
               vmin=0, vmax=1, alpha=0.45, extent=(-0.5, Wf - 0.5, Hf - 0.5, -0.5), interpolation="nearest")
     return fig
 
-# %% ../nbs/12_explorer.ipynb #a90415c3
+# %% ../nbs/12_explorer.ipynb #2f39a670
 def _heat_fig(mp, head, title=None) -> Figure: # the head's (head < 0: mean of heads) C×C weights
     A = mp.weights[0]                                                       # (heads, C, C)
     fig = Figure(figsize=HEAT_IN); ax = fig.add_axes((0.154, 0.145, 0.59, 0.742))
@@ -177,7 +177,7 @@ def _heat_fig(mp, head, title=None) -> Figure: # the head's (head < 0: mean of h
     for axis in (ax.xaxis, ax.yaxis): axis.set_major_locator(MaxNLocator(integer=True))   # channels are whole numbers
     return fig
 
-# %% ../nbs/12_explorer.ipynb #af389849
+# %% ../nbs/12_explorer.ipynb #5e830a77
 def _diff_fig(face, d, title) -> Figure: # d: (H, W) signed difference
     fig, ax = _face_ax(title); v = float(np.abs(d).max()) or 1.0
     ax.imshow(face, cmap="gray", vmin=0, vmax=255)
@@ -201,7 +201,7 @@ def _panel(size): # a figure's (width, height) in inches
     w, h = size
     return W.Output(layout=W.Layout(flex=f"{w / h:.3f} 1 0%", min_width=f"{int(60 * w)}px")).add_class("lhc-panel")
 
-# %% ../nbs/12_explorer.ipynb #661d88fd
+# %% ../nbs/12_explorer.ipynb #ba74a2ff
 def photo_array(src, # image bytes (an upload), a path, or an image array
                 name:str="photo" # its name in messages
                ) -> np.ndarray:
@@ -213,7 +213,7 @@ def photo_array(src, # image bytes (an upload), a path, or an image array
     if isinstance(src, (str, Path)): return read_image(src)
     return np.asarray(src)
 
-# %% ../nbs/12_explorer.ipynb #a4827ad3
+# %% ../nbs/12_explorer.ipynb #656521f3
 class ImagePicker:
     "The image shown: the slider's position among one split's faces of the chosen class, or an uploaded photo."
     def __init__(self, data, # a `FerData` (one split)
@@ -251,7 +251,7 @@ class ImagePicker:
             except LhcFerError as e: self.error.value = f'<span style="color:#b00">{html.escape(str(e))}</span>'
         if change["new"]: self.w_upload.value = ()          # so that uploading the same file again is seen as a change
 
-# %% ../nbs/12_explorer.ipynb #1d61edb8
+# %% ../nbs/12_explorer.ipynb #c7522534
 @patch
 def add(self:ImagePicker, src, name:str="photo") -> np.ndarray: # bytes, a path or an array; its name in messages
     "Find the largest face in `src` (the predict path's detector and crop), show it, and return the 48 px face."
@@ -259,7 +259,7 @@ def add(self:ImagePicker, src, name:str="photo") -> np.ndarray: # bytes, a path 
     self._show(len(self.photos) - 1)
     return self.photos[-1][1]
 
-# %% ../nbs/12_explorer.ipynb #8084432f
+# %% ../nbs/12_explorer.ipynb #82187c65
 class PngCache(LRU):
     "Drawn states' PNGs; `show` puts one in an `Output`, rendering it only when it is not cached."
     def __init__(self, size:int=512, # PNGs kept
@@ -391,7 +391,7 @@ class SyntheticWarning:
                              f'font-size:12px">⚠ {html.escape(msg)}</div>') if msg else ""
         return msg
 
-# %% ../nbs/12_explorer.ipynb #786c632e
+# %% ../nbs/12_explorer.ipynb #98829dc0
 class AttentionExplorer:
     "Browse faces (or photos): one head's attention, band and overlay; every head at once; and a second model side by side."
     def __init__(self, model, # a model with LHC modules (`lhc_net`, `add_lhc`, `load_model`)
@@ -427,7 +427,7 @@ class AttentionExplorer:
     def image(self, key=None): return self.picker.image(key)       # the face (uint8 (H, W)) shown, or of cache key `key`
     def add_photo(self, src, name:str="photo"): return self.picker.add(src, name)   # explore the largest face in a photo
 
-# %% ../nbs/12_explorer.ipynb #c8322bf9
+# %% ../nbs/12_explorer.ipynb #70b72a29
 @patch
 def _build(self:AttentionExplorer):
     "The controls, the three views in tabs, and every control wired to `update`."
@@ -448,7 +448,7 @@ def _build(self:AttentionExplorer):
     self.widget = W.VBox([W.HTML(STYLE, layout=W.Layout(display="none")), _row([controls, self.probs]), self.tabs, self.info,
                           self.error], layout=W.Layout(width="100%")).add_class("lhc-explorer")
 
-# %% ../nbs/12_explorer.ipynb #4f8c9221
+# %% ../nbs/12_explorer.ipynb #0ef5cb79
 @patch
 def _draw_head(self:AttentionExplorer, key, module, head, method, alpha):
     "Head view: the overlay, the band and the C×C attention of `module`'s `head`."
@@ -460,7 +460,7 @@ def _draw_head(self:AttentionExplorer, key, module, head, method, alpha):
     self._png.show(self.panels[1], ("band", key, module, head), lambda: _band_fig(mp, face, head))
     self._png.show(self.panels[2], ("heat", key, module, head), lambda: _heat_fig(mp, head))
 
-# %% ../nbs/12_explorer.ipynb #c48a9b59
+# %% ../nbs/12_explorer.ipynb #0abbca33
 @patch
 def update(self:AttentionExplorer, *_):
     "Redraw the visible view for the current controls (from the caches when possible); record the time it took in `last`."
@@ -486,7 +486,7 @@ def update(self:AttentionExplorer, *_):
     self.info.value = (f'<span style="font-size:11px;color:#555">{what} · {self.last["view"]} drawn in {1000 * dt:.0f} ms '
                        f'({"new forward" if fwd else "cached forward"})</span>')
 
-# %% ../nbs/12_explorer.ipynb #ce47923d
+# %% ../nbs/12_explorer.ipynb #79f1b232
 @patch
 def open(self:AttentionExplorer, module:str, head:int): # an LHC module's name; one of its heads (-1: all)
     "Show `module`'s `head` in the head view."
@@ -495,25 +495,25 @@ def open(self:AttentionExplorer, module:str, head:int): # an LHC module's name; 
     self.tabs.selected_index, self._hold = 0, False
     self.update()
 
-# %% ../nbs/12_explorer.ipynb #7d23f8fb
+# %% ../nbs/12_explorer.ipynb #3b6ab6fc
 @patch
 def difference(self:AttentionExplorer) -> np.ndarray:
     "The compare view's difference map (model minus `compare`) for the controls' state."
     return self.compare.difference(self.picker.key(), self.w_module.value, self.w_head.value, self.w_method.value)
 
-# %% ../nbs/12_explorer.ipynb #4c991f52
-APP_CODE = """import os, warnings
+# %% ../nbs/12_explorer.ipynb #4757dc0f
+APP_CODE = """import warnings
+from os import getenv
 warnings.simplefilter("ignore")  # an app: library deprecation notices are not for its users
-env = os.environ.get
-if env("LHC_FER_WEIGHTS"):
+if getenv("LHC_FER_WEIGHTS"):
     from lhc_fer.explorer import explorer_app
-    app = explorer_app(env("LHC_FER_WEIGHTS"), data=env("LHC_FER_DATA") or None, host=env("LHC_FER_HOST") or None)
+    app = explorer_app(getenv("LHC_FER_WEIGHTS"), data=getenv("LHC_FER_DATA") or None, host=getenv("LHC_FER_HOST") or None)
 else:  # no model given: a small one, fitted for a moment on the faces browsed
     from lhc_fer.demo import quick_explorer
-    app = quick_explorer(epochs=int(env("LHC_FER_EXPLORE_EPOCHS", "1")), data=env("LHC_FER_DATA") or None)
+    app = quick_explorer(epochs=int(getenv("LHC_FER_EXPLORE_EPOCHS", "1")), data=getenv("LHC_FER_DATA") or None)
 app"""  # the app's code cell: the explorer of `lhc-fer explore`'s model, or of a small one fitted for a moment
 
-# %% ../nbs/12_explorer.ipynb #0115b131
+# %% ../nbs/12_explorer.ipynb #f0ed0f4c
 def write_app(path # the .ipynb to write
              ) -> Path:
     "Write the explorer app notebook (what `lhc-fer explore` serves) to `path`."
@@ -539,7 +539,7 @@ def host_of(model # the model as given: a run folder, a stage folder or a checkp
             if (run / s / "model.safetensors").is_file() and (run / s / "metrics.json").is_file(): return run / s / "model.safetensors"
     return None
 
-# %% ../nbs/12_explorer.ipynb #ffd0b29d
+# %% ../nbs/12_explorer.ipynb #ac836ae9
 def app_faces(data=None, # anything `load_fer` reads (None: `n` synthetic faces)
               n:int=300, # synthetic faces without `data`
               seed:int=0 # their seed
@@ -547,7 +547,7 @@ def app_faces(data=None, # anything `load_fer` reads (None: `n` synthetic faces)
     "The faces the explorer app browses (a `FerData`): `data` read with `load_fer`, or `n` synthetic faces."
     return load_fer(data) if data else synthetic_faces(n, seed=seed)
 
-# %% ../nbs/12_explorer.ipynb #dc55ca17
+# %% ../nbs/12_explorer.ipynb #01647f28
 def explorer_app(weights, # the model: a run folder (shown beside its host), a stage folder or a .safetensors
                  data=None, # the faces to browse: anything `load_fer` reads (None: `n` synthetic faces)
                  host=None, # the host checkpoint shown beside `weights` (None: its run's, `host_of`)

@@ -66,7 +66,7 @@ class WidgetProgress(Callback):
 MODEL_KNOBS = ("heads", "emb", "controller", "pool_size", "norm_c")  # Config fields with a control (ranges: Config's)
 TRAIN_KNOBS = ("lr", "epochs", "img_size", "aug")
 
-# %% ../nbs/13_playground.ipynb #b5f9142e
+# %% ../nbs/13_playground.ipynb #ae46b27a
 class Playground:
     "Controls for LHC-Net's and training's hyperparameters (made from `Config`), a Train button, and the results."
     def __init__(self, cfg:Config|None=None, # starting values (default `Config()`); ranges always come from `Config`
@@ -89,25 +89,24 @@ class Playground:
         self.widget = self._layout()
 
     def _layout(self) -> W.VBox:
-        c = self.controls
+        row = lambda *knobs: W.HBox([self.controls[k] for k in knobs])
         box = W.VBox([W.HTML("<b>LHC modules</b> (one row per module; controller w sets the gain 1 + tanh w)"),
-                      W.HBox([W.VBox(c[k]) for k in ("heads", "emb", "controller")]),
-                      W.HBox([c["pool_size"], c["norm_c"]]), W.HTML("<b>training</b>"),
-                      W.HBox([c["lr"], c["epochs"]]), W.HBox([c["img_size"], c["aug"]]),
+                      W.HBox([W.VBox(self.controls[k]) for k in ("heads", "emb", "controller")]),
+                      row("pool_size", "norm_c"), W.HTML("<b>training</b>"), row("lr", "epochs"), row("img_size", "aug"),
                       W.HBox([self.button, self.progress, self.status]), self.error, self.accuracy_label, self.out])
         box.add_class("lhc-playground")
         return box
 
     def _ipython_display_(self): display(self.widget)
 
-# %% ../nbs/13_playground.ipynb #ab0a2076
+# %% ../nbs/13_playground.ipynb #ba9daa37
 @patch
 def config(self:Playground) -> Config:
     "The `Config` the controls describe."
     v = {k: tuple(x.value for x in w) if isinstance(w, list) else w.value for k, w in self.controls.items()}
     return self.cfg.replace(**v)
 
-# %% ../nbs/13_playground.ipynb #fa694742
+# %% ../nbs/13_playground.ipynb #d4c9dbf2
 @patch
 def set(self:Playground, **kw): # Config fields to set on the controls (tuples for heads, emb, controller)
     "Set controls by field name."

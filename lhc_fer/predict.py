@@ -342,7 +342,7 @@ def to_h264(frames, # a video OpenCV wrote (any codec ffmpeg reads)
     if r.returncode: raise LhcFerError(f"{out}: ffmpeg could not encode the video ({(r.stderr.strip().splitlines() or ['?'])[-1][:200]})")
     return Path(out)
 
-# %% ../nbs/07b_predict.ipynb #1a19f4fb
+# %% ../nbs/07b_predict.ipynb #70bfea42
 @patch
 def _video_records(self:Predictor, frames, # `read_video`'s (index, RGB frame) iterator
                    info:dict, # `read_video`'s info (fps, frames, width, height)
@@ -360,7 +360,7 @@ def _video_records(self:Predictor, frames, # `read_video`'s (index, RGB frame) i
             r.update(d, note="" if d["status"] == "no face" else d["note"], ids=track(d["boxes"]))
         yield r
 
-# %% ../nbs/07b_predict.ipynb #544e59a5
+# %% ../nbs/07b_predict.ipynb #2f5108b0
 def _smooth(p, # probabilities of a frame's faces (faces, classes), or None
             ids, # their track ids
             ema:dict, # track id -> its last smoothed probabilities; updated in place
@@ -374,7 +374,7 @@ def _smooth(p, # probabilities of a frame's faces (faces, classes), or None
         ema[k] = p[j].copy()
     return p
 
-# %% ../nbs/07b_predict.ipynb #c1ea9bd7
+# %% ../nbs/07b_predict.ipynb #0701123d
 def _annotated_writer(out:Path, # the annotated video to write (.mp4 or .avi)
                       info:dict, # `read_video`'s info (fps, width, height)
                       outputs:OutputSet, # the set the video joins
@@ -457,7 +457,7 @@ def plot_timeline(frames, # `predict_video`'s DataFrame, or the CSV it was saved
     axs[-1, 0].set_xlabel("time (s)")
     return save_figure(fig, save)
 
-# %% ../nbs/07b_predict.ipynb #3c078316
+# %% ../nbs/07b_predict.ipynb #7bf8f90e
 def _check_annotate(ann:Path, # the --annotate path: a folder, or one video file
                     files:list, # every input file
                     vids:list, # the videos among them
@@ -471,7 +471,7 @@ def _check_annotate(ann:Path, # the --annotate path: a folder, or one video file
         check_out_file(ann, force, "--annotate")
     else: check_out_dir(ann, force=force, flag="--annotate", resumable=False); outputs.path(ann/KIT_MARK).write_text('{"kind": "predict"}\n')
 
-# %% ../nbs/07b_predict.ipynb #923bca2b
+# %% ../nbs/07b_predict.ipynb #541ffcc3
 @patch
 def _image_records(self:Predictor, imgs:list, # image files
                    max_pixels:int=MAX_PIXELS, # refuse images of more pixels than this
@@ -484,7 +484,7 @@ def _image_records(self:Predictor, imgs:list, # image files
         except LhcFerError as e: yield dict(file=f, img=None, boxes=[], crops=[], status="error", note=str(e)); continue
         yield dict(self._record(img, str(f)), file=f, img=img if keep else None)
 
-# %% ../nbs/07b_predict.ipynb #0a3c6e96
+# %% ../nbs/07b_predict.ipynb #955810a7
 def _annotate_copy(rec:dict, # an image's record, classified
                    rows:list, # its `_rows`
                    ann:Path, # the annotation folder
@@ -551,14 +551,14 @@ def json_records(df:pd.DataFrame # `predict_media`'s table
     "The table as JSON records, one per row with the CSV's columns (what `--json` prints and `--json-file` writes)."
     return df.to_json(orient="records", indent=1)
 
-# %% ../nbs/07b_predict.ipynb #e1ac7eb0
+# %% ../nbs/07b_predict.ipynb #7d509ad0
 def _unpredicted(df:pd.DataFrame # `predict_media`'s table
                 ) -> list:
     "One line per file without any prediction: its first note, or that no frame of it had a face."
     got = df.groupby("file", sort=False).status.agg(lambda s: s.isin(["ok", "whole image"]).any())
     return [df[df.file == f].note.iloc[0] or f"{f}: no face found in any frame" for f in got.index[~got]]
 
-# %% ../nbs/07b_predict.ipynb #a430fd72
+# %% ../nbs/07b_predict.ipynb #5d394dfe
 def _print_predictions(df:pd.DataFrame, # `predict_media`'s table
                        classes:list, # its probability columns
                        as_json:bool=False # print the JSON records instead of tables

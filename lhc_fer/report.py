@@ -56,12 +56,12 @@ def table_html(df:pd.DataFrame, # a table
     if len(df) <= fold: return f'<div class="tbl"><p class="cap">{html.escape(caption)}</p>{t}</div>'
     return f'<details class="tbl"><summary class="cap">{html.escape(caption)} ({len(df)} rows: click to open)</summary>{t}</details>'
 
-# %% ../nbs/14_report.ipynb #72c275b5
+# %% ../nbs/14_report.ipynb #a9ac8b79
 def _need_lhc(c, what): # the section's context; what the section would show
     "Refuse a section that needs LHC modules when the model has none."
     if not lhc_modules(c.model): raise LhcFerError(f"{type(c.model).__name__} has no LHC modules: no {what}")
 
-# %% ../nbs/14_report.ipynb #f96d3271
+# %% ../nbs/14_report.ipynb #08892851
 def _evaluation(c): # the section's context
     "Accuracy and macro-F1 on the split, the confusion matrix and the per-class table."
     m = evaluate(c.model, c.data, c.split)
@@ -71,13 +71,13 @@ def _evaluation(c): # the section's context
     return [head, figure_html(fig, c.folder, "confusion", "confusion matrix (colour: share of the true class, text: count)"),
             table_html(per, "per class")]
 
-# %% ../nbs/14_report.ipynb #35b1a053
+# %% ../nbs/14_report.ipynb #d7384538
 def _history(c): # the section's context
     "The losses and metrics per epoch of the run folder."
     if c.run is None or not Path(c.run).is_dir(): raise LhcFerError("no run folder given (a checkpoint alone has no training history)")
     return [figure_html(plot_history(c.run), c.folder, "history", "losses and metrics per epoch; stages marked")]
 
-# %% ../nbs/14_report.ipynb #ddac7e4b
+# %% ../nbs/14_report.ipynb #7d028066
 def _face_html(face, folder): # a (H, W) uint8 face; the figures folder
     "The face as a small embedded figure."
     fig = Figure(figsize=(1.6, 1.6)); ax = fig.add_axes((0, 0, 1, 1)); ax.imshow(face, cmap="gray", vmin=0, vmax=255); ax.set_axis_off()
@@ -96,10 +96,10 @@ def _model_view(c): # the section's context
             figure_html(plot_model_view(maps, image=0, cell=2.0, dpi=100), c.folder, "model_view", "every LHC module (rows) and head (columns): C×C attention, each row on the scale of its largest weight"),
             table_html(head_summary(maps).drop(columns=["band"], errors="ignore"), "per head: entropy, max weight, exponent p, contribution")]
 
-# %% ../nbs/14_report.ipynb #54dfa44f
+# %% ../nbs/14_report.ipynb #3096a826
 EXPLAIN = dict(n_steps=16, window=12)  # integrated gradients' steps; occlusion's patch side (px; stride half of it)
 
-# %% ../nbs/14_report.ipynb #f9c520e6
+# %% ../nbs/14_report.ipynb #11bf23ca
 STAT_COLS = ["class", "module", "head", "n", "entropy", "max_weight", "p", "contribution"]
 
 def _stats(c): # the section's context
@@ -113,7 +113,7 @@ def _stats(c): # the section's context
             figure_html(plot_entropy_distribution(st), c.folder, "entropy_distribution", "entropy relative to uniform attention, per module"),
             table_html(st[[k for k in STAT_COLS if k in st]], f"attention statistics over {len(c.sub)} faces, per class, module and head")]
 
-# %% ../nbs/14_report.ipynb #a5dbcc7d
+# %% ../nbs/14_report.ipynb #7c4da032
 def _importance(c): # the section's context
     "How much each head matters to each class: the true-class probability drop when it is removed."
     _need_lhc(c, "heads to ablate")
@@ -121,7 +121,7 @@ def _importance(c): # the section's context
     return [figure_html(plot_class_head_importance(t), c.folder, "class_head_importance", "true-class probability drop when a head is removed"),
             table_html(t, "importance per class (rows) and head (columns)")]
 
-# %% ../nbs/14_report.ipynb #ba6183ce
+# %% ../nbs/14_report.ipynb #ed3e1a58
 def _gradcam_layer(model):
     "Grad-CAM's layer: the default (the last LHC module), or in a model without LHC modules its last child holding a convolution."
     if lhc_modules(model): return None
@@ -129,7 +129,7 @@ def _gradcam_layer(model):
     if not convs: raise LhcFerError(f"{type(model).__name__} has no convolution for Grad-CAM to explain")
     return convs[-1]
 
-# %% ../nbs/14_report.ipynb #674ef72a
+# %% ../nbs/14_report.ipynb #a2b6f447
 def _faithfulness(c): # the section's context
     "Deletion and insertion curves of every explanation method, and their mean areas."
     df = faithfulness(c.model, c.x, EXPLANATIONS if lhc_modules(c.model) else METHODS, module=_gradcam_layer(c.model), **EXPLAIN)
@@ -139,7 +139,7 @@ def _faithfulness(c): # the section's context
                         "blurred face (insertion: a higher area); lines are the mean over faces, bands one standard error"),
             table_html(t, f"mean areas under the curves over {len(c.x)} faces")]
 
-# %% ../nbs/14_report.ipynb #924b7574
+# %% ../nbs/14_report.ipynb #544ad259
 def _sanity(c): # the section's context
     "The parameter randomization check: how similar explanations stay as blocks are randomized."
     seed_everything(0)
@@ -148,12 +148,12 @@ def _sanity(c): # the section's context
     return [figure_html(plot_randomization(df), c.folder, "randomization", "trained vs randomized explanations (should fall)"),
             table_html(t.assign(flag=df.groupby("method").flag.first()), "Spearman correlation per randomized block (flag: stays similar)")]
 
-# %% ../nbs/14_report.ipynb #de07c2c5
+# %% ../nbs/14_report.ipynb #1d3d4128
 SECTIONS = (("Evaluation", _evaluation), ("Training curves", _history), ("Model view", _model_view),
             ("Attention statistics", _stats), ("Head importance per class", _importance),
             ("Faithfulness of explanations", _faithfulness), ("Sanity check: parameter randomization", _sanity))
 
-# %% ../nbs/14_report.ipynb #68746fa1
+# %% ../nbs/14_report.ipynb #c1f42650
 CSS = """body{font:14px/1.4 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
 img{max-width:100%}figure{margin:1em 0}figcaption{font-size:12px;color:#555}.files{color:#999;margin-left:.5em}
@@ -165,7 +165,7 @@ def _html_page(title, parts): # the page title; its HTML parts, in order
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f'<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>\n' + "\n".join(parts) + "\n</body></html>\n")
 
-# %% ../nbs/14_report.ipynb #8b8d81c7
+# %% ../nbs/14_report.ipynb #147d52fc
 def _section_html(name:str, fn, c) -> list: # the section's heading; its function; the report's context
     "One section's HTML: its parts, or the one-line reason it is left out, and the time it took to compute."
     t0 = time.perf_counter()
@@ -174,7 +174,7 @@ def _section_html(name:str, fn, c) -> list: # the section's heading; its functio
     except ImportError as e: body = [f'<p class="note">left out: this installation lacks {html.escape(str(e))}</p>']
     return [f'<section><h2>{name}</h2>'] + body + [f'<p class="cap">this section took {time.perf_counter() - t0:.1f} s to compute</p></section>']
 
-# %% ../nbs/14_report.ipynb #d6cddf5e
+# %% ../nbs/14_report.ipynb #fc9ea09a
 def build_report(model, # a classifier (with or without LHC modules)
                  data, # a `FerData` with the split
                  out="report.html", # the HTML file; figures go to OUT_files/ beside it

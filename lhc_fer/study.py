@@ -842,13 +842,13 @@ def plot_variants(study, # a study whose space crosses `param` with `by` (e.g. t
     ax.set(xlabel=param, ylabel=_metric(study), title=f"{_metric(study)} per {param} over {df[by].nunique() if by in df else 1} {by}(s)")
     return save_figure(fig, save)
 
-# %% ../nbs/17_study.ipynb #4203b5bd
+# %% ../nbs/17_study.ipynb #9ac138b1
 def _png(fig) -> bytes: # a matplotlib figure, closed once drawn
     "The figure as PNG bytes, for a widget that shows an image."
     buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=90, bbox_inches="tight"); plt.close(fig)
     return buf.getvalue()
 
-# %% ../nbs/17_study.ipynb #d9350861
+# %% ../nbs/17_study.ipynb #4e2c8f19
 class StudyMonitor:
     "A notebook widget showing a study's table and history, refreshed every `every` seconds while workers run."
     def __init__(self, study, # an Optuna study (its storage is read again at each refresh)

@@ -85,7 +85,7 @@ def _face_params(rng, # a NumPy generator
              o_h=U(2, 6 * f + 1) * sc, o_tone=U(0, 255), blur=np.clip(U(0, f), 0, 1), noise=U(1, 8 * f))
     return {k: np.asarray(v, np.float32)[:, None, None] for k, v in P.items()}
 
-# %% ../nbs/04b_synthetic.ipynb #8d83dab3
+# %% ../nbs/04b_synthetic.ipynb #d5aa2180
 def _mouth_ink(au, v, P, S): # |u| and v, face-local coordinates (n, H, W); face parameters; face scale (n, 1, 1)
     "Coverage of the mouth: lips around a midline that `mouth_lift` bends up at the corners."
     w = P["m_w0"] + P["mouth_width"]; q = np.clip(au / w, 0, 1) ** 2
@@ -94,7 +94,7 @@ def _mouth_ink(au, v, P, S): # |u| and v, face-local coordinates (n, H, W); face
     dv = np.maximum(np.maximum(top - v, v - bot), 0); du = np.maximum(au - w, 0)
     return _ink(np.sqrt(du * du + dv * dv), P["m_t0"] + P["lip_thickness"], S)
 
-# %% ../nbs/04b_synthetic.ipynb #4015ef39
+# %% ../nbs/04b_synthetic.ipynb #bb95a097
 def _blur3(img): # (n, H, W) float images
     "Each image smoothed by the 3x3 binomial kernel (1 2 1 / 4 along each axis); border rows and columns kept."
     b = img.copy(); b[:, 1:-1] = 0.25 * img[:, :-2] + 0.5 * img[:, 1:-1] + 0.25 * img[:, 2:]
