@@ -6,7 +6,6 @@ import numpy as np
 import pytest, torch
 from lhc_fer import cli
 from lhc_fer.cli import main
-from tiny import TINY
 
 SECTIONS = ["Evaluation", "Training curves", "Model view", "Attention statistics", "Head importance per class",
             "Faithfulness of explanations", "Sanity check: parameter randomization"]
@@ -20,10 +19,9 @@ def registry():
         yield
 
 @pytest.fixture(scope="module")
-def run(csv, tmp_path_factory):
-    r = tmp_path_factory.mktemp("runs")/"run"
-    assert main(["train", csv, "--protocol", "fast", "--out", str(r), "--epochs", "1", *TINY]) == 0
-    return r
+def run(trained_run):
+    "The session's tiny trained run (`conftest.trained_run`: fast recipe, one epoch a stage); the report only reads it."
+    return trained_run
 
 @pytest.fixture(scope="module")
 def report(registry, run, csv, tmp_path_factory):
@@ -65,6 +63,7 @@ def test_numbers_match_the_model(report, run, csv):
         assert true == got and i == int(np.flatnonzero(pred == y)[0])
     else: assert i == 0 and "no face of this split is predicted correctly" in page
 
+@pytest.mark.slow
 def test_never_overwritten(report, run, csv, capsys):
     before = report.stat().st_mtime_ns, (report.parent/"report_files"/"model_view.png").read_bytes()
     capsys.readouterr()

@@ -39,10 +39,10 @@ def test_paper_protocol_all_stages(csv, tmp_path, capsys):
     summary = json.loads((run/"metrics.json").read_text())
     assert summary["protocol"] == "paper" and list(summary["stages"]) == [s.name for s in PAPER_STAGES]
 
-def test_run_folder_never_overwritten(csv, tmp_path, capsys):
-    run = tmp_path/"run"
+def test_run_folder_never_overwritten(csv, run_copy, capsys):
+    "The session's trained run (`conftest.trained_run`), copied: trained with exactly these arguments."
+    run = run_copy
     args = ["train", csv, "--protocol", "fast", "--out", str(run), "--epochs", "1", *TINY]
-    assert main(args) == 0
     files = [run/"model.safetensors", run/"model.json", run/"config.json", *(run/"host").iterdir(), *(run/"lhc").iterdir()]
     before = {f: (f.read_bytes(), f.stat().st_mtime_ns) for f in files}
     capsys.readouterr()
