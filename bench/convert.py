@@ -37,7 +37,7 @@ def main():
         mb = data.stat().st_size / 2**20
         floor = best(lambda: np.fromfile(data, np.uint8).tofile(d/"copy.bin"), repeats)
         read = best(lambda: read_original(src), repeats)
-        conv = best(lambda: convert(src, d/"lhc_net.safetensors", force=True), repeats)
+        conv = best(lambda: convert_original(src, d/"lhc_net.safetensors", force=True), repeats)
     print(f"checkpoint: {mb:.0f} MiB, 2 CPU threads, best of {repeats}")
     print(f"copy floor  {floor:6.2f} s")
     print(f"read only   {read:6.2f} s   x{read / floor:.1f} the copy floor")

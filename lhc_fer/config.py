@@ -30,7 +30,7 @@ class LhcFerError(Exception):
 def _ranged(lo, hi, step=None, valid=None, **kw): return dict(range=(lo, hi, step), valid=valid or (lo, hi), **kw)
 def _hparam(default, help:str, meta:dict): return field(default=default, metadata=dict(help=help, **meta))
 
-# %% ../nbs/00_config.ipynb #48128bd7
+# %% ../nbs/00_config.ipynb #94eed483
 ATTENTIONS = ("lhc", "se", "eca", "cbam", "none")  # channel attention at the LHC places: LHC, or timm's SE, ECA, CBAM
 
 @dataclass
@@ -68,7 +68,7 @@ class Config:
     @property
     def given(self) -> frozenset: return self.__dict__.get("_given", frozenset())  # the fields a user set
 
-# %% ../nbs/00_config.ipynb #a875cf5e
+# %% ../nbs/00_config.ipynb #6003ac37
 @patch(cls_method=True)
 def from_dict(cls:Config, d:dict, where:str="config"): # `where` names the source in error messages; "given" lists set fields
     "Build a `Config` from a dict, rejecting unknown keys."
@@ -80,7 +80,7 @@ def from_dict(cls:Config, d:dict, where:str="config"): # `where` names the sourc
     if given is not None: object.__setattr__(cfg, "_given", frozenset(given))
     return cfg
 
-# %% ../nbs/00_config.ipynb #585fd52c
+# %% ../nbs/00_config.ipynb #2eb0bdba
 @patch(cls_method=True)
 def from_json(cls:Config, src): # a path to a .json file, or a JSON string
     "Read a `Config` from a JSON file or string."
@@ -93,13 +93,13 @@ def from_json(cls:Config, src): # a path to a .json file, or a JSON string
     if not isinstance(d, dict): raise LhcFerError(f"{where}: expected a JSON object of Config keys, got {type(d).__name__}")
     return cls.from_dict(d, where)
 
-# %% ../nbs/00_config.ipynb #f7e083d6
+# %% ../nbs/00_config.ipynb #655e5d50
 @patch
 def to_json(self:Config):
     "The config as JSON: every field, and `given` (the ones the user set)."
     return json.dumps({**asdict(self), "given": sorted(self.given)}, indent=2)
 
-# %% ../nbs/00_config.ipynb #9d789cf6
+# %% ../nbs/00_config.ipynb #bf5e184e
 @patch
 def replace(self:Config, **kw):
     "A copy with some fields changed (checked like `from_dict`); the changed fields count as given."
@@ -162,7 +162,7 @@ def one_line(msg:str # a message, maybe naming files with odd characters
     s = str(msg).encode("utf-8", "backslashreplace").decode("utf-8")        # lone surrogates from non-UTF-8 names
     return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in s)
 
-# %% ../nbs/00_config.ipynb #123e91ce
+# %% ../nbs/00_config.ipynb #2ee8ad3e
 def error_line(e:BaseException) -> str:
     "An exception as one short line: its type and the first line of its message (for \"cannot read X (...)\")."
     msg = (str(e).strip().splitlines() or [""])[0][:200]

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from fastai.interpret import ClassificationInterpretation
-from .train import read_history
+from .checkpoint import read_history
 
 # %% auto #0
 __all__ = ['REF_SIZE', 'PAPER_WEIGHT', 'EVAL_FILES', 'View', 'paper_tta_views', 'crop_box', 'view_grid', 'apply_views',

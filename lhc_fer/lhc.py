@@ -44,7 +44,7 @@ def _glorot_(t, fan_in, fan_out):
     with torch.no_grad(): t.uniform_(-lim, lim)
     return t
 
-# %% ../nbs/01_lhc.ipynb #d031eb2c
+# %% ../nbs/01_lhc.ipynb #f9e6f148
 def _check_args(channels, H, W, heads, emb, pool_size, kernel_size):
     "One line naming the first `LHC` argument that cannot work: sizes positive ints, windows odd, heads dividing H*W."
     for name, v in (("channels", channels), ("heads", heads), ("emb", emb), ("H", H), ("W", W)):

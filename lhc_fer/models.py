@@ -163,7 +163,7 @@ class ResNet34v2(nn.Module):
 
     def forward(self, x): return self.forward_head(self.forward_features(x))
 
-# %% ../nbs/02_models.ipynb #44d1322d
+# %% ../nbs/02_models.ipynb #2128ecdc
 @patch
 def _build(self:ResNet34v2):
     "Make the layers on the current device (the meta device in `__init__`), named as the Keras original names them."
@@ -188,11 +188,11 @@ def _build(self:ResNet34v2):
                          for n, r in zip(("stem", "stage1", "stage2", "stage3", "stage4"), (4, 4, 8, 16, 32))]
     self.pretrained_cfg = self.default_cfg = _timm_cfg(self.arch, img_size, self.n_classes)
 
-# %% ../nbs/02_models.ipynb #89efdd14
+# %% ../nbs/02_models.ipynb #5f31e417
 @patch
 def get_classifier(self:ResNet34v2) -> nn.Module: return self.fc
 
-# %% ../nbs/02_models.ipynb #d206eb83
+# %% ../nbs/02_models.ipynb #c1b6c169
 @patch
 def reset_classifier(self:ResNet34v2, num_classes:int, global_pool=None):
     "A fresh classifier for `num_classes` (0: none) where fc1 lives; `global_pool` 'avg', '' or None (unchanged)."

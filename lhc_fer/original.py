@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_original.ipynb #7bf0aa25
 from __future__ import annotations
-import contextlib, glob, json, math, os, re, signal, struct, sys, time, types, warnings
+import contextlib, glob, json, math, os, re, signal, struct, time, types, warnings
 from pathlib import Path
 import crc32c
 import numpy as np
@@ -388,7 +388,6 @@ def read_h5(path, # a Keras .h5 written by save_weights (or a whole model's, wit
             expect=None # called with {key: (shape, dtype)} before any weight is read; raises to refuse
            ) -> dict:
     "The weights of a Keras `.h5` file as numpy arrays keyed `layer/weight`; links and sizes checked before reading."
-    import h5py                                                          # imported here: the child needs it loaded
     p = Path(path); limit = regular_size(p, "file")
     if not hasattr(os, "fork"): return _h5_local(p, limit, expect)
     r, w = os.pipe()
@@ -703,7 +702,6 @@ def cli_convert(src:str, # original file: TF checkpoint (folder, prefix or .inde
                ):
     "Convert the original LHC-Net / LHC-NetC / ImageNet host to lhc_fer's safetensors + JSON."
     t = time.time()
-    print(f"lhc-fer convert: reading {src}", file=sys.stderr, flush=True)
     m = convert_original(src, out, force=force, n_classes=n_classes)
     what = {"lhc_net": "LHC-Net"}.get(m.arch, "ResNet34v2 host")
     if any(l.controller is not None for l in lhc_modules(m).values()): what = "LHC-NetC (with controller)"

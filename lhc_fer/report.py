@@ -274,19 +274,18 @@ def cli_report(model:str, # the model: a run folder, a stage folder or a .safete
     "Write a standalone HTML report of a trained run (evaluation, curves, attention, explanations) or of a study into --out."
     study = (Path(model)/"study.json").is_file() and (Path(model)/"trials").is_dir()   # a study folder (a trial holds study.json too)
     html = Path(out)/("study.html" if study else "report.html")
-    owned = lambda name: name in (html.name, html.stem + "_files")
     if not study:
         if data is None: raise LhcFerError(f"report {model}: give the data to report on: lhc-fer report MODEL DATA")
         w = resolve_weights(model)
         check_outputs({"--out": out}, [data, w, w.with_suffix(".json")])
     else: check_outputs({"--out": out}, [Path(model)/"study.json"])
-    check_out_dir(out, force=force, owned=owned, resumable=False)
+    check_out_dir(out, force=force, resumable=False)   # --force: only a folder lhc-fer made
     if study:
         load_study(model)                                                      # a readable study, before anything is written
-        prepare_out_dir(out, force=force, kind="report", owned=owned)
+        prepare_out_dir(out, force=force, kind="report")
         p = build_study_report(model, html, force=True)
     else:
         w, net = load_run(w); ds = load_fer(data)
-        prepare_out_dir(out, force=force, kind="report", owned=owned)
+        prepare_out_dir(out, force=force, kind="report")
         p = build_report(net, ds, html, split, n, run=model if Path(model).is_dir() else None, force=True)
     print(f"{'' if study else f'model: {w}' + chr(10)}wrote {p} (figures as PNG and SVG in {p.with_name(p.stem + '_files')})")

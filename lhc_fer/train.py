@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_train.ipynb #bc89c9c4
 from __future__ import annotations
-import io, json, os, random, shutil, subprocess, sys, time
+import json, os, random, shutil, subprocess, sys, time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, asdict, fields
 from functools import partial
@@ -34,7 +34,7 @@ from .config import Config, LhcFerError, notice, write_error
 from .outputs import LOCK_ENV, atomic_path, check_out_dir, check_outputs, prepare_out_dir, run_lock
 from .core import class_names, default_device, hard_labels, seed_everything
 from .models import attention_from_host, controller_only, lhc_from_host, lhc_places, model_from_config, resolve_heads
-from .checkpoint import ARCHS, file_sha256, load_model, read_state, save_config, save_model
+from .checkpoint import ARCHS, file_sha256, history_rows, load_model, read_history, read_state, save_config, save_model
 from .original import load_host
 from .loaders import fer_dls, load_fer
 from fastcore.imports import IN_NOTEBOOK
@@ -46,9 +46,9 @@ __all__ = ['PAPER_ADAM', 'PAPER_SGD', 'PAPER_STAGES', 'OPTIMIZERS', 'RUN_ENTRIES
            'FAST_LHC', 'FerLoss', 'HardTargets', 'fer_metrics', 'SaveBest', 'HistoryCSV', 'quiet_progress', 'EpochLine',
            'lhc_learner', 'save_resume_state', 'read_resume_state', 'last_resume_state', 'EpochCheckpoint',
            'restore_history', 'ResumeFrom', 'run_device', 'distributed', 'fit_resumable', 'Stage', 'stages_table',
-           'read_history', 'run_stage', 'host_record', 'run_owned', 'run_folder', 'saved_run_config', 'load_finished',
-           'check_plan', 'run_inputs', 'train_paper', 'set_bn_momentum', 'fast_config', 'fast_stages', 'train_fast',
-           'torchrun_cmd', 'cli_train']
+           'run_stage', 'host_record', 'run_owned', 'run_folder', 'saved_run_config', 'load_finished', 'check_plan',
+           'run_inputs', 'train_paper', 'set_bn_momentum', 'fast_config', 'fast_stages', 'train_fast', 'torchrun_cmd',
+           'cli_train']
 
 # %% ../nbs/05_train.ipynb #9456673d
 class FerLoss(nn.Module):
@@ -292,16 +292,6 @@ class EpochCheckpoint(Callback):
             if old != p: old.unlink()
 
 # %% ../nbs/05_train.ipynb #3ffa6ef5
-def _history_rows(lines:list, start:int|None=None) -> list:
-    "The header and every well-formed row (epoch < `start`) of history lines: repeated headers and cut lines dropped."
-    if not lines: return []
-    head, n, keep = lines[0], len(lines[0].split(",")), [lines[0]]
-    for l in lines[1:]:
-        parts = l.split(",")
-        if l == head or len(parts) != n or not parts[0].isdigit(): continue
-        if start is None or int(parts[0]) < start: keep.append(l)
-    return keep
-
 def restore_history(path, # a stage's history.csv
                     lines:list # what it must hold: header and rows
                    ) -> bool:
@@ -310,7 +300,7 @@ def restore_history(path, # a stage's history.csv
     cur = p.read_text(errors="replace").splitlines() if p.exists() else []
     if cur == lines: return False
     extra = cur[len(lines):]
-    damaged = cur[:len(lines)] != lines or _history_rows([lines[0]] + extra) != [lines[0]] + extra
+    damaged = cur[:len(lines)] != lines or history_rows([lines[0]] + extra) != [lines[0]] + extra
     with atomic_path(p) as tmp: Path(tmp).write_text("\n".join(lines) + "\n")
     return damaged
 
@@ -331,7 +321,7 @@ class ResumeFrom(Callback):
         if hasattr(self.learn, "history_csv"):
             h = self.history_csv.path/self.history_csv.fname
             lines = m.get("history") or (h.read_text(errors="replace").splitlines() if h.exists() else [])  # the checkpoint's copy, else the file's
-            if restore_history(h, _history_rows(lines, self.start)) and not rank_distrib():
+            if restore_history(h, history_rows(lines, self.start)) and not rank_distrib():
                 notice(f"rebuilt {h} from {'the resume checkpoint' if m.get('history') else 'its readable rows'}")
 
     def before_epoch(self):
@@ -431,14 +421,6 @@ def _as_data(data):
 def _write_json(obj, path):
     if rank_distrib(): return
     with atomic_path(path) as tmp: Path(tmp).write_text(json.dumps(obj, indent=2))
-
-def read_history(path) -> pd.DataFrame:
-    "A stage's history.csv as a DataFrame of its well-formed rows (a repeated header or a cut line is skipped)."
-    p = Path(path)
-    try: lines = _history_rows(p.read_text(errors="replace").splitlines())
-    except OSError as e: raise LhcFerError(f"{p}: cannot read the history ({e.strerror})") from e
-    if not lines: raise LhcFerError(f"{p}: empty history")
-    return pd.read_csv(io.StringIO("\n".join(lines) + "\n"))
 
 def _stage_metrics(hist:pd.DataFrame, stage:Stage, seconds:float, n_epoch:int) -> dict:
     "Summary of a finished stage from its history (best epoch = first maximum of valid accuracy)."

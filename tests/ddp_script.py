@@ -7,7 +7,8 @@ from safetensors.torch import save_file
 from fastai.data.core import DataLoaders
 from fastai.callback.core import Callback
 from fastai.torch_core import num_distrib, rank_distrib
-from lhc_fer.core import Config, seed_everything
+from lhc_fer.config import Config
+from lhc_fer.core import seed_everything
 from lhc_fer.train import lhc_learner, fit_resumable
 
 class Seen(Callback):

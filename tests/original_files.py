@@ -1,5 +1,5 @@
 """Files in the original's formats, for tests and benchmarks: a TensorFlow tensor-bundle writer (independent of the
-reader in lhc_fer.weights), a Keras h5 writer, and the reference weight recipe."""
+reader in lhc_fer.original), a Keras h5 writer, and the reference weight recipe."""
 import struct, zlib
 from pathlib import Path
 import numpy as np

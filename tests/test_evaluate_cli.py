@@ -1,35 +1,16 @@
-"`lhc-fer export`, `predict` and `eval` as a user runs them: subprocesses on a tiny saved LHC-Net."
-import json, subprocess, sys
-from pathlib import Path
+"`lhc-fer export`, `predict` and `eval` (in-process `lhc_fer.cli.main`, `conftest.lhc`) on a tiny saved LHC-Net."
+import json
 import numpy as np
 import pytest
 import torch
-
-LHC = str(Path(sys.executable).parent/"lhc-fer")
-
-def run(*args):
-    return subprocess.run([LHC, *map(str, args)], capture_output=True, text=True, timeout=600)
-
-def faces(n, seed):
-    from lhc_fer.synthetic import synthetic_faces
-    return torch.from_numpy(synthetic_faces(n=n, seed=seed).images).float()[:, None]
+from conftest import faces, lhc, one_line_error
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    """A small LHC-Net (32 px, a quarter-width host, the paper's embeddings, valid head counts) whose BatchNorm statistics were gathered
-    on synthetic faces, so its logits have a trained model's size. (With random statistics, or tiny embeddings, an
-    untrained LHC-Net is ill-conditioned: PyTorch float32 alone then differs from float64 by ~1e-4.)"""
-    import warnings
-    from lhc_fer.models import lhc_net, save_model
-    torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = lhc_net(img_size=32, heads="auto", width=0.25)
-    for b in m.modules():
-        if isinstance(b, torch.nn.modules.batchnorm._BatchNorm): b.momentum = None; b.reset_running_stats()
-    m.train()
-    with torch.no_grad(): m(faces(64, seed=11))
-    return save_model(m.eval(), tmp_path_factory.mktemp("run")/"model.safetensors")
+def weights(bn_lhc_net):
+    """A small LHC-Net (32 px, a quarter-width host, the paper's embeddings, valid head counts) whose BatchNorm statistics
+    were gathered on synthetic faces (`conftest.bn_lhc_net`; with random statistics, or tiny embeddings, an untrained
+    LHC-Net is ill-conditioned: PyTorch float32 alone then differs from float64 by ~1e-4)."""
+    return bn_lhc_net(img_size=32, heads="auto", width=0.25)
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
@@ -39,11 +20,12 @@ def photos(tmp_path_factory):
     cv2.imwrite(str(d/"coffee.png"), cv2.cvtColor(skimage.data.coffee(), cv2.COLOR_RGB2BGR))
     return d
 
+@pytest.mark.slow
 def test_export_matches_pytorch(weights, tmp_path):
     import onnxruntime as ort
-    from lhc_fer.models import load_model
+    from lhc_fer.checkpoint import load_model
     out = tmp_path/"model.onnx"
-    r = run("export", weights, "--onnx", out)
+    r = lhc("export", weights, "--onnx", out)
     assert r.returncode == 0, r.stderr
     assert out.is_file() and "max |diff|" in r.stdout
     model = load_model(weights).eval()
@@ -57,13 +39,24 @@ def test_export_matches_pytorch(weights, tmp_path):
     assert json.loads(sess.get_modelmeta().custom_metadata_map["lhc_fer.classes"])[3] == "happy"
 
 def test_predict_finds_the_astronaut(weights, photos):
-    r = run("predict", weights, photos/"astronaut.png")
+    r = lhc("predict", weights, photos/"astronaut.png")
     assert r.returncode == 0, r.stderr
     assert "face 1 of 1 at x=177 y=66 w=95 h=95" in r.stdout
     for c in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"): assert f"  {c} " in r.stdout
+    import re, cv2                                               # the printed bars against the face cropped here by hand
+    from lhc_fer.checkpoint import load_model
+    bars = {c: float(p) for c, p in re.findall(r"^  (\w+) +(\d\.\d{3})  #*$", r.stdout, re.M)}
+    g = cv2.cvtColor(cv2.imread(str(photos/"astronaut.png")), cv2.COLOR_BGR2GRAY)
+    side = round(95 * 1.4); x0, y0 = round(177 + 47.5 - side / 2), round(66 + 47.5 - side / 2)
+    crop = cv2.resize(g[y0:y0 + side, x0:x0 + side], (48, 48), interpolation=cv2.INTER_AREA)
+    with torch.no_grad(): ref = load_model(weights).eval()(torch.from_numpy(crop).float()[None, None]).softmax(-1)[0].numpy()
+    classes = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert list(bars) == classes, r.stdout
+    np.testing.assert_allclose([bars[c] for c in classes], ref, atol=5e-4 + 1e-6)   # printed with 3 decimals
+    assert f": {classes[int(ref.argmax())]} ({ref.max():.2f})" in r.stdout.splitlines()[0], r.stdout
 
 def test_predict_json_and_whole_image(weights, photos):
-    r = run("predict", weights.parent, photos/"astronaut.png", photos/"coffee.png", "--json", "--whole-image")
+    r = lhc("predict", weights.parent, photos/"astronaut.png", photos/"coffee.png", "--json", "--whole-image")
     assert r.returncode == 0, r.stderr
     face, coffee = json.loads(r.stdout)                                   # one record per face, the CSV's columns
     assert face["file"].endswith("astronaut.png") and [face[c] for c in "xywh"] == [177, 66, 95, 95] and face["face"] == 1
@@ -72,7 +65,7 @@ def test_predict_json_and_whole_image(weights, photos):
     p = np.array([face[c] for c in classes])
     assert abs(p.sum() - 1) < 1e-4 and face["top"] == classes[int(p.argmax())]
     import cv2                                                   # the same face, cropped here by hand
-    from lhc_fer.models import load_model
+    from lhc_fer.checkpoint import load_model
     g = cv2.cvtColor(cv2.imread(str(photos/"astronaut.png")), cv2.COLOR_BGR2GRAY)
     side = round(95 * 1.4); x0, y0 = round(177 + 47.5 - side / 2), round(66 + 47.5 - side / 2)
     crop = cv2.resize(g[y0:y0 + side, x0:x0 + side], (48, 48), interpolation=cv2.INTER_AREA)
@@ -80,17 +73,15 @@ def test_predict_json_and_whole_image(weights, photos):
     np.testing.assert_allclose(p, ref, atol=1e-5)
 
 def test_predict_without_a_face(weights, photos):
-    r = run("predict", weights, photos/"coffee.png")
-    assert r.returncode == 2
-    assert "coffee.png: no face found" in r.stderr and "--whole-image" in r.stderr
-    assert "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
+    r = lhc("predict", weights, photos/"coffee.png")
+    one_line_error(r, "coffee.png: no face found", "--whole-image")
 
 def test_eval_on_a_synthetic_csv(weights, tmp_path):
     from lhc_fer.data import write_fer2013_csv, read_fer2013_csv
     from lhc_fer.synthetic import synthetic_faces
-    from lhc_fer.models import load_model
+    from lhc_fer.checkpoint import load_model
     csv = write_fer2013_csv(synthetic_faces(n=70, seed=3), tmp_path/"faces.csv")
-    r = run("eval", weights.parent, csv, "--tta", "flip")
+    r = lhc("eval", weights.parent, csv, "--tta", "flip")
     assert r.returncode == 0, r.stderr
     out = weights.parent/"eval-test-tta-flip"                   # the default output folder
     m = json.loads((out/"metrics.json").read_text())

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest, torch
 from fastai.callback.core import Callback
 from safetensors.torch import load_file
-from lhc_fer.cli import main
-from lhc_fer.core import Config
+from lhc_fer.config import Config
 from lhc_fer.train import train_fast
+from conftest import lhc, one_line_error
 
 LHC = str(Path(sys.executable).parent/"lhc-fer")
 ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # one thread, as in this process: identical float sums
@@ -20,11 +20,6 @@ def weights(run): return load_file(str(Path(run)/"model.safetensors"))
 def same_weights(a, b):
     wa, wb = weights(a), weights(b)
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
-
-def one_line(err): 
-    lines = [l for l in err.strip().splitlines() if l.startswith("lhc-fer:")]
-    assert "Traceback" not in err, err
-    return lines
 
 @pytest.fixture(scope="module")
 def ref(csv, tmp_path_factory):
@@ -70,29 +65,31 @@ DAMAGE = {
 }
 
 @pytest.mark.parametrize("case", list(DAMAGE))
-def test_damaged_file_recovered_on_resume(case, csv, ref, crashed, tmp_path, capsys):
+def test_damaged_file_recovered_on_resume(case, csv, ref, crashed, tmp_path):
     src, rel, damage, said = DAMAGE[case]
     run = tmp_path/"run"; shutil.copytree(crashed/src, run)
-    damage(run/rel); capsys.readouterr()
-    assert main(["train", csv, "--protocol", "fast", "--out", str(run), "--resume"]) == 0   # flags from the run
-    lines = one_line(capsys.readouterr().err)
+    damage(run/rel)
+    rc, out, err = lhc("train", csv, "--protocol", "fast", "--out", run, "--resume")   # flags from the run
+    assert rc == 0 and "Traceback" not in out + err, err
+    lines = [l for l in err.splitlines() if l.startswith("lhc-fer:")]
     assert any(said.format(run=run) in l for l in lines), lines
     assert same_weights(run, ref)
     h = lambda r: (Path(r)/"host"/"history.csv").read_text().splitlines()
     assert [l.split(",")[:-1] for l in h(run)] == [l.split(",")[:-1] for l in h(ref)]   # same rows (time aside)
 
-def test_config_missing_and_nothing_records_it(csv, tmp_path, capsys):
+def test_config_missing_and_nothing_records_it(csv, tmp_path):
     run = tmp_path/"run"; (run/"host").mkdir(parents=True)
-    assert main(["train", csv, "--protocol", "fast", "--out", str(run), "--resume"]) == 2
-    err = capsys.readouterr().err
-    assert err.strip() == (f"lhc-fer: error: {run}/config.json: missing, and no stage of the run records its Config; "
+    r = lhc("train", csv, "--protocol", "fast", "--out", run, "--resume")
+    assert one_line_error(r) == (f"lhc-fer: error: {run}/config.json: missing, and no stage of the run records its Config; "
                            f"resume with the run's flags again, or use --force to start again")
 
-def cli(*args, **kw):
+def fresh(*args, **kw):
+    "`lhc-fer ARGS` as a process of its own (one torch thread, as in this process)."
     return subprocess.run([LHC, *map(str, args)], capture_output=True, text=True, timeout=600, **{"env": ENV, **kw})
 
 def train_args(csv, run, *more): return ["train", csv, "--protocol", "fast", "--out", run, *TINY, "--epochs", 3, *more]
 
+@pytest.mark.slow
 def test_second_process_on_busy_folder(csv, ref, tmp_path):
     run = tmp_path/"run"
     first = subprocess.Popen([LHC, *map(str, train_args(csv, run, "--epochs", 60))], stdout=subprocess.PIPE,
@@ -103,24 +100,23 @@ def test_second_process_on_busy_folder(csv, ref, tmp_path):
         time.sleep(0.05)
     pid = lock.read_text().strip()
     assert pid == str(first.pid)
-    tries = {tuple(e): subprocess.Popen([LHC, *map(str, train_args(csv, run, "--epochs", 60, *e))], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=ENV) for e in ([], ["--resume"], ["--force"])}
-    for extra, p in tries.items():
-        err = p.communicate(timeout=300)[1]
-        assert p.returncode == 2 and first.poll() is None, (extra, err, first.poll())
-        assert one_line(err) == [f"lhc-fer: error: {run}: in use by another lhc-fer process (PID {pid}); "
-                                 f"wait for it to end or stop it"], err
+    for extra in ([], ["--resume"], ["--force"]):                        # from this process: another PID than the holder's
+        r = lhc(*train_args(csv, run, "--epochs", 60, *extra))
+        assert first.poll() is None, (extra, r.stderr, first.poll())
+        assert one_line_error(r) == (f"lhc-fer: error: {run}: in use by another lhc-fer process (PID {pid}); "
+                                     f"wait for it to end or stop it"), (extra, r.stderr)
     while first.poll() is None and not (run/"host"/"model.safetensors").exists(): time.sleep(0.1)
     if first.poll() is None:                                              # readers see complete files only
-        r = cli("export", run, "--onnx", tmp_path/"m.onnx")
+        r = lhc("export", run, "--onnx", tmp_path/"m.onnx")
         assert r.returncode == 0, r.stderr
     out, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
     alone = tmp_path/"alone"
-    assert cli(*train_args(csv, alone, "--epochs", 60)).returncode == 0
+    assert lhc(*train_args(csv, alone, "--epochs", 60)).returncode == 0
     assert same_weights(run, alone)                                       # the disturbed run was not disturbed
-    assert cli(*train_args(csv, run, "--epochs", 60, "--resume")).returncode == 0   # the lock went with its holder
+    assert lhc(*train_args(csv, run, "--epochs", 60, "--resume")).returncode == 0   # the lock went with its holder
 
+@pytest.mark.slow
 def test_killed_run_leaves_no_stale_lock(csv, ref, tmp_path):
     run = tmp_path/"run"
     p = subprocess.Popen([LHC, *map(str, train_args(csv, run))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
@@ -128,45 +124,45 @@ def test_killed_run_leaves_no_stale_lock(csv, ref, tmp_path):
         if (run/"host"/"history.csv").exists(): break
         time.sleep(0.05)
     p.kill(); p.wait()
-    r = cli(*train_args(csv, run, "--resume"))
+    r = lhc(*train_args(csv, run, "--resume"))
     assert r.returncode == 0, r.stderr
     assert same_weights(run, ref)
 
+@pytest.mark.slow
 def test_file_size_limit_then_resume(csv, ref, tmp_path):
     run = tmp_path/"run"
     limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))   # the model file is ~7 MB
     r = subprocess.run([LHC, *map(str, train_args(csv, run))], capture_output=True, text=True, preexec_fn=limit, env=ENV)
-    assert r.returncode == 2
-    assert one_line(r.stderr)[-1] == f"lhc-fer: error: file size limit reached writing {run}/host/model.safetensors"
+    assert one_line_error(r) == f"lhc-fer: error: file size limit reached writing {run}/host/model.safetensors"
     assert not list(run.rglob("*tmp*"))                                 # no temporary file left behind
     Config.from_json(run/"config.json")                                   # what was written before is intact
-    assert cli(*train_args(csv, run, "--resume")).returncode == 0
+    assert lhc(*train_args(csv, run, "--resume")).returncode == 0
     assert same_weights(run, ref)
 
+@pytest.mark.slow
 def test_read_only_folder_then_resume(csv, ref, tmp_path):
     run = tmp_path/"run"; (run/"host").mkdir(parents=True)
     # root ignores permission bits; without CAP_DAC_OVERRIDE it obeys them like any user
     pre = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if os.geteuid() == 0 else []
     (run/"host").chmod(0o555)
     r = subprocess.run([*pre, LHC, *map(str, train_args(csv, run, "--resume"))], capture_output=True, text=True, env=ENV)
-    assert r.returncode == 2, r.stderr
-    assert one_line(r.stderr)[-1] == f"lhc-fer: error: permission denied writing {run}/host/config.json"
+    assert one_line_error(r) == f"lhc-fer: error: permission denied writing {run}/host/config.json"
     (run/"host").chmod(0o755)
-    r = subprocess.run([*pre, LHC, *map(str, train_args(csv, run, "--resume"))], capture_output=True, text=True, env=ENV)
+    r = lhc(*train_args(csv, run, "--resume"))
     assert r.returncode == 0, r.stderr
     assert same_weights(run, ref)
 
 def test_written_files_respect_umask(tmp_path):
+    "A fresh process: lhc_fer reads the umask once, on import."
     old = os.umask(0o022)
-    try: r = cli("data", "synth", tmp_path/"faces.csv", "--n", 14)
+    try: r = fresh("data", "synth", tmp_path/"faces.csv", "--n", 14)
     finally: os.umask(old)
     assert r.returncode == 0, r.stderr
     assert (tmp_path/"faces.csv").stat().st_mode & 0o777 == 0o644
 
-def test_json_that_is_not_a_model(ref, tmp_path):
+def test_json_that_is_not_a_model(trained_run, tmp_path):
     import cv2, numpy as np
     img = tmp_path/"face.png"; cv2.imwrite(str(img), np.full((48, 48), 128, np.uint8))
-    r = cli("predict", ref/"metrics.json", img)
-    assert r.returncode == 2
-    assert one_line(r.stderr) == [f"lhc-fer: error: {ref}/metrics.json: not an lhc_fer model file: no architecture "
-                                  f"(give a model.safetensors or its .json)"]
+    r = lhc("predict", trained_run/"metrics.json", img)
+    assert one_line_error(r) == (f"lhc-fer: error: {trained_run}/metrics.json: not an lhc_fer model file: no architecture "
+                                 f"(give a model.safetensors or its .json)")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
-from lhc_fer.core import LhcFerError
+from lhc_fer.config import LhcFerError
 from lhc_fer.data import FerData, read_fer2013_csv, read_ferplus, read_image, read_labelled_list
 from lhc_fer.loaders import load_fer
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np, pytest, torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 from original_files import FIX, keras_h5
-from lhc_fer.core import LhcFerError
-import lhc_fer.weights as W
-from lhc_fer.models import load_model, load_weights, read_state, resnet34v2, save_model
-from lhc_fer.weights import bundle_entry, from_original, proto_fields, read_bundle, read_checkpoint, read_h5
+from lhc_fer.config import LhcFerError
+import lhc_fer.original as W
+from lhc_fer.models import resnet34v2
+from lhc_fer.checkpoint import load_model, load_weights, read_state, save_model
+from lhc_fer.original import bundle_entry, from_original, proto_fields, read_bundle, read_original, read_h5
 
 TINY = FIX/"tiny"
 FUZZ = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -124,7 +125,7 @@ def test_fuzz_savedmodel_from_original(tmp_path, seed):
     "The SavedModel's index, object graph included, through the whole conversion."
     d, idx = bundle_copy(tmp_path, TINY/"savedmodel", "tiny/variables/variables.index")
     idx.write_bytes(seed.draw(mutated((TINY/"savedmodel/tiny/variables/variables.index").read_bytes())))
-    refused_or_read("savedmodel read_checkpoint", lambda: read_checkpoint(d/"tiny"), d)
+    refused_or_read("savedmodel read_original", lambda: read_original(d/"tiny"), d)
     refused_or_read("savedmodel from_original", lambda: from_original(d/"tiny"), d)
 
 @settings(max_examples=60, **FUZZ)

@@ -237,6 +237,7 @@ BOMBS = [("image", "bomb.png", "bomb.png: image of 13000×13000 pixels exceeds t
          ("csv", "bomb.csv.gz", f"bomb.csv.gz: decompresses to more than {MAX_CSV_BYTES} bytes, the limit (raise it with --max-csv-bytes)"),
          ("csv", "longrow.csv", "longrow.csv:2: found 25000001 pixel values, expected 2304 (48x48)")]
 
+@pytest.mark.slow
 def test_bombs_bounded(tmp_path, bomb_png, bomb_gz):
     "A 160 KB PNG bomb, a 2.5 MB gzip bomb (2 GiB inflated, against the default 1 GiB limit) and a 50 MB row, in one capped child."
     (tmp_path/"bomb.png").write_bytes(bomb_png); (tmp_path/"bomb.csv.gz").write_bytes(bomb_gz); c_50mb_row(tmp_path)

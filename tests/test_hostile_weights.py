@@ -6,9 +6,10 @@ from pathlib import Path
 import h5py, numpy as np, pytest, torch
 from original_files import FIX, SUFFIX, _block, _crc, _field, _varint, host_h5, keras_h5, recipe_weights, write_bundle
 from lhc_fer.cli import main
-from lhc_fer.core import LhcFerError
-from lhc_fer.models import load_model, load_weights, read_state, resnet34v2, safetensors_header, save_model
-from lhc_fer.weights import convert, read_checkpoint, read_h5
+from lhc_fer.config import LhcFerError
+from lhc_fer.models import resnet34v2
+from lhc_fer.checkpoint import load_model, load_weights, read_state, safetensors_header, save_model
+from lhc_fer.original import convert_original, read_original, read_h5
 
 TINY = FIX/"tiny"
 
@@ -208,14 +209,14 @@ def heap_loop(p):
 
 def test_hdf5_library_hang_is_one_line(tmp_path, capsys, monkeypatch):
     "A file that makes libhdf5 loop forever: the child reading it is stopped at the time limit."
-    import lhc_fer.weights as W
+    import lhc_fer.original as W
     monkeypatch.setattr(W, "H5_LIMIT_S", 3)
     src = heap_loop(tmp_path/"loop.h5")
     cli_fails(capsys, tmp_path, [src, tmp_path/"m.safetensors"], "loop.h5: the HDF5 library did not finish reading it in 3 s")
 
 def test_hdf5_library_crash_is_one_line(tmp_path, capsys, monkeypatch, host_file):
     "A crash inside libhdf5 (here a child that dies of SIGSEGV) kills only the child reading the file."
-    import lhc_fer.weights as W
+    import lhc_fer.original as W
     monkeypatch.setattr(W, "_h5_plan", lambda *a: os.kill(os.getpid(), signal.SIGSEGV))
     cli_fails(capsys, host_file.parent, [host_file, tmp_path/"m.safetensors"], "host.h5: the HDF5 library crashed (signal 11) reading it")
 
@@ -306,7 +307,7 @@ API_CASES = {   # name → (file maker (folder → path), reader, words)
     "legacy_bomb": (lambda d: _legacy_bomb(d/"old.pt"), read_state, ["old.pt: not a zip-format PyTorch file"]),
     "side_classes": (lambda d: _sidecar(d, args=dict(n_classes=10**9, img_size=32, width=0.0625)), load_model,
                     ["model.safetensors: tensor 'fc.weight' has shape (7, 64) in the weights but (1000000000, 64)"]),
-    "side_file":   (lambda d: _sidecar(d, args=dict(n_classes=7, img_size=32, width=0.0625, pretrained="/etc/passwd")), load_model, ["none naming a file"]),
+    "side_file":   (lambda d: _sidecar(d, args=dict(n_classes=7, img_size=32, width=0.0625, pretrained="/etc/passwd")), load_model, ["arguments do not fit"]),
     "side_arch":   (lambda d: _sidecar(d, arch="os.system"), load_model, ["model.json: unknown architecture 'os.system'"]),
     "side_json":   (lambda d: (make_model_files(d), (d/"model.json").write_text("{" * 100_000))[0][0], load_model, ["model.json", "not valid JSON"]),
     "h5_api":      (lambda d: H5_CASES["bomb"][0](d/"b.h5"), read_h5, ["b.h5: weight 'conv0/kernel' declares"]),
@@ -323,16 +324,17 @@ def test_hostile_files_through_the_api(name, tmp_path, monkeypatch):
 MEMORY_SCRIPT = textwrap.dedent('''
     import json, resource, sys, time
     from pathlib import Path
-    from lhc_fer.core import LhcFerError
-    from lhc_fer.models import load_model, load_weights, read_state, resnet34v2
-    from lhc_fer.weights import convert, read_checkpoint, read_h5
+    from lhc_fer.config import LhcFerError
+    from lhc_fer.models import resnet34v2
+    from lhc_fer.checkpoint import load_model, load_weights, read_state
+    from lhc_fer.original import convert_original, read_original, read_h5
     import h5py, safetensors.torch
     def vmpeak(): return int([l for l in open("/proc/self/status") if l.startswith("VmPeak")][0].split()[1]) << 10
     rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss << 10
     normal, cases = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-    convert(normal["h5"], normal["out"]); load_model(normal["out"])     # a normal run first: its peak is the yardstick
+    convert_original(normal["h5"], normal["out"]); load_model(normal["out"])     # a normal run first: its peak is the yardstick
     cap = vmpeak() + (1 << 30); resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    readers = dict(convert=lambda p: convert(p, normal["dir"] + "/never.safetensors"), state=read_state, model=load_model, h5=read_h5,
+    readers = dict(convert=lambda p: convert_original(p, normal["dir"] + "/never.safetensors"), state=read_state, model=load_model, h5=read_h5,
                    weights=lambda p: load_weights(resnet34v2(img_size=32, width=0.125), p))
     out, base = {}, rss()
     for name, (reader, path) in cases.items():

@@ -6,7 +6,6 @@ import numpy as np
 import pytest, torch
 from lhc_fer import cli
 from lhc_fer.cli import main
-from tiny import TINY
 
 SECTIONS = ["Evaluation", "Training curves", "Model view", "Attention statistics", "Head importance per class",
             "Faithfulness of explanations", "Sanity check: parameter randomization"]
@@ -20,21 +19,20 @@ def registry():
         yield
 
 @pytest.fixture(scope="module")
-def run(csv, tmp_path_factory):
-    r = tmp_path_factory.mktemp("runs")/"run"
-    assert main(["train", csv, "--protocol", "fast", "--out", str(r), "--epochs", "1", *TINY]) == 0
-    return r
+def run(trained_run):
+    "The session's tiny trained run (`conftest.trained_run`: fast recipe, one epoch a stage); the report only reads it."
+    return trained_run
 
 @pytest.fixture(scope="module")
 def report(registry, run, csv, tmp_path_factory):
-    out = tmp_path_factory.mktemp("report")/"report.html"
+    out = tmp_path_factory.mktemp("report")                                     # --out is a folder: report.html and report_files/
     assert main(["report", str(run), csv, "--out", str(out), "--n", "12"]) == 0
-    return out
+    return out/"report.html"
 
 def _predictions(run, csv):
     "Test-split predictions and labels of the run's final model, computed here without lhc_fer.evaluate."
     from lhc_fer.loaders import load_fer
-    from lhc_fer.models import load_model
+    from lhc_fer.checkpoint import load_model
     te = load_fer(csv).subset("test")
     m = load_model(run/"model.safetensors").eval()
     with torch.no_grad(): pred = m(torch.from_numpy(te.images).float()[:, None]).argmax(1).numpy()
@@ -65,22 +63,23 @@ def test_numbers_match_the_model(report, run, csv):
         assert true == got and i == int(np.flatnonzero(pred == y)[0])
     else: assert i == 0 and "no face of this split is predicted correctly" in page
 
+@pytest.mark.slow
 def test_never_overwritten(report, run, csv, capsys):
     before = report.stat().st_mtime_ns, (report.parent/"report_files"/"model_view.png").read_bytes()
     capsys.readouterr()
-    assert main(["report", str(run), csv, "--out", str(report), "--n", "12"]) == 2
+    assert main(["report", str(run), csv, "--out", str(report.parent), "--n", "12"]) == 2
     err = capsys.readouterr().err
-    assert "exists; pass --force" in err and err.count("\n") == 1
+    assert "exists and is not empty; pass --force" in err and err.count("\n") == 1
     assert (report.stat().st_mtime_ns, (report.parent/"report_files"/"model_view.png").read_bytes()) == before
     (report.parent/"report_files"/"stale.png").write_bytes(b"old")
-    assert main(["report", str(run), csv, "--out", str(report), "--n", "4", "--force"]) == 0
+    assert main(["report", str(run), csv, "--out", str(report.parent), "--n", "4", "--force"]) == 0
     assert report.stat().st_mtime_ns != before[0] and not (report.parent/"report_files"/"stale.png").exists()
-    assert not [p for p in report.parent.iterdir() if p.name.startswith(".")]   # no temporary file or folder left
+    assert [p.name for p in report.parent.iterdir() if p.name.startswith(".")] == [".lhc-fer"]   # the kit's marker; no temporary file left
 
 def test_bad_run_is_one_line(csv, tmp_path, capsys):
-    assert main(["report", str(tmp_path/"nope"), csv, "--out", str(tmp_path/"r.html")]) == 2
+    assert main(["report", str(tmp_path/"nope"), csv, "--out", str(tmp_path/"r")]) == 2
     err = capsys.readouterr().err
-    assert "nope" in err and err.count("\n") == 1 and not (tmp_path/"r.html").exists()
+    assert "nope" in err and err.count("\n") == 1 and not (tmp_path/"r").exists()
 
 
 def test_study_page(tmp_path, capsys):
@@ -90,13 +89,13 @@ def test_study_page(tmp_path, capsys):
     st = tmp_path/"st"
     tiny = ["--img-size", "16", "--width", "0.125", "--epochs", "1", "--heads", "1", "1", "1", "1", "1", "--emb", "4", "4", "4", "4", "4"]
     assert main(["study", "synthetic:140", "--out", str(st), "--space", "recipe", "--trials", "2", *tiny]) == 0
-    assert main(["report", str(st/"trials"/"0000"), "synthetic:70", "--out", str(st/"trials"/"0000"/"report.html"), "--n", "4"]) == 0
-    assert main(["report", str(st), "--out", str(tmp_path/"study.html")]) == 0
-    page = (tmp_path/"study.html").read_text()
+    assert main(["report", str(st/"trials"/"0000"), "synthetic:70", "--out", str(st/"trials"/"0000"/"report"), "--n", "4"]) == 0
+    assert main(["report", str(st), "--out", str(tmp_path/"page")]) == 0
+    page = (tmp_path/"page"/"study.html").read_text()
     rows = re.findall(r"<tr>\s*<th>\d+</th>", page)
     assert len(rows) == 2, rows                                                   # one row per trial
-    assert page.count('href="st/trials/0000/report.html"') == 1                   # the trial that has a report is linked
-    assert {p.name for p in (tmp_path/"study_files").glob("*.png")} >= {"history.png", "parallel.png", "importance.png"}
+    assert page.count('href="../st/trials/0000/report/report.html"') == 1         # the trial that has a report is linked
+    assert {p.name for p in (tmp_path/"page"/"study_files").glob("*.png")} >= {"history.png", "parallel.png", "importance.png"}
     capsys.readouterr()
-    assert main(["report", str(st), "--out", str(tmp_path/"study.html")]) == 2      # never replaced without --force
-    assert "exists; pass --force" in capsys.readouterr().err
+    assert main(["report", str(st), "--out", str(tmp_path/"page")]) == 2            # never replaced without --force
+    assert "pass --force" in capsys.readouterr().err

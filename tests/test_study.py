@@ -1,7 +1,7 @@
 """Optuna studies (`lhc_fer.study`): spaces checked against Config, the paper's grid covered, pruning, failing trials,
 storage and name errors as one line, and SIGKILLed workers whose trial resumes its own run folder on SQLite, the journal
 file backend and a real PostgreSQL server (Debian's PostgreSQL 15, started for the session)."""
-import glob, json, math, os, shutil, signal, socket, subprocess, tempfile, threading, time
+import glob, json, math, os, shutil, signal, subprocess, tempfile, threading, time
 from pathlib import Path
 import numpy as np
 import optuna
@@ -11,11 +11,12 @@ from optuna.trial import TrialState
 from safetensors.torch import load_file
 import lhc_fer.cli as cli
 import lhc_fer.study as S
-from lhc_fer.core import Config, LhcFerError
+from lhc_fer.config import Config, LhcFerError
 from lhc_fer.loaders import load_fer
 from lhc_fer.lhc import valid_heads
 from lhc_fer.models import lhc_places
 from lhc_fer.train import train_fast
+from conftest import free_port
 
 TINY = Config(img_size=16, width=0.125, heads=(1,) * 5, emb=(4,) * 5, epochs=2, bs=32)
 KILL = Config(img_size=48, width=0.125, heads=(1,) * 5, emb=(4,) * 5, epochs=4, bs=32)   # a few seconds a trial
@@ -29,11 +30,6 @@ def one_thread():
     n = torch.get_num_threads(); torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
 
 def _traversable(p:Path) -> bool: return all(os.stat(q).st_mode & 0o001 for q in [p, *p.parents])
@@ -51,7 +47,7 @@ def postgres():
     root.chmod(0o755); data = root/"data"; data.mkdir()
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []          # initdb refuses root
     if as_pg: shutil.chown(data, "postgres", "postgres")
-    port, run = _free_port(), lambda cmd: subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+    port, run = free_port(), lambda cmd: subprocess.run(cmd, check=True, capture_output=True, timeout=60)
     run(as_pg + [initdb, "-D", str(data), "-A", "trust", "-U", "postgres"])
     run(as_pg + [pg_ctl, "-D", str(data), "-l", str(data/"server.log"), "-o",
                  f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "-w", "start"])
@@ -170,7 +166,7 @@ def test_pruning_prunes_on_a_seeded_study(tmp_path):
 # -- storages and names ----------------------------------------------------------------------------------------------
 
 def test_unreachable_storage_is_one_line(tmp_path, capsys, study_cli):
-    port, out = _free_port(), tmp_path/"s"
+    port, out = free_port(), tmp_path/"s"
     rc = study_cli("cli_study", "synthetic:70", "--out", out, "--storage", f"postgresql://me:hunter2@127.0.0.1:{port}/db", *TINY_FLAGS)
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.count("\n") == 0 and f"127.0.0.1:{port}" in err and "cannot connect" in err
@@ -241,6 +237,7 @@ def _kill_mid_trial(out:Path, run, timeout=180):
     return res["study"], killed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "journal", "postgres"])
 def test_killed_worker_trial_resumes(kind, tmp_path, request, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")

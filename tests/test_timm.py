@@ -39,6 +39,7 @@ def extract_tests(sdist:Path, dest:Path) -> Path:
     assert (dest/"test_models.py").exists(), f"{sdist.name} holds no tests/test_models.py"
     return dest/"test_models.py"
 
+@pytest.mark.slow
 def test_timm_model_tests(tmp_path):
     sdist = timm_sdist(tmp_path/"dl")
     run = tmp_path/"run"; run.mkdir()

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest, torch
 from fastai.callback.core import Callback
 from lhc_fer.cli import main
-from lhc_fer.core import Config
+from lhc_fer.config import Config
 
-from lhc_fer.models import load_model, lhc_modules
+from lhc_fer.models import lhc_modules
+from lhc_fer.checkpoint import load_model
 from lhc_fer.train import train_paper, PAPER_STAGES
 
 from tiny import TINY, TINY_CFG
@@ -39,10 +40,10 @@ def test_paper_protocol_all_stages(csv, tmp_path, capsys):
     summary = json.loads((run/"metrics.json").read_text())
     assert summary["protocol"] == "paper" and list(summary["stages"]) == [s.name for s in PAPER_STAGES]
 
-def test_run_folder_never_overwritten(csv, tmp_path, capsys):
-    run = tmp_path/"run"
+def test_run_folder_never_overwritten(csv, run_copy, capsys):
+    "The session's trained run (`conftest.trained_run`), copied: trained with exactly these arguments."
+    run = run_copy
     args = ["train", csv, "--protocol", "fast", "--out", str(run), "--epochs", "1", *TINY]
-    assert main(args) == 0
     files = [run/"model.safetensors", run/"model.json", run/"config.json", *(run/"host").iterdir(), *(run/"lhc").iterdir()]
     before = {f: (f.read_bytes(), f.stat().st_mtime_ns) for f in files}
     capsys.readouterr()

@@ -44,7 +44,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
-set +e; $BIN/pytest tests/ --ignore=tests/browser -q; rc=$?; set -e
+set +e; $BIN/pytest tests/ --ignore=tests/browser -q -n 2 --dist loadfile --durations=15; rc=$?; set -e
 if [ $rc -eq 5 ]; then echo "FAIL: pytest collected no tests"; exit 1; fi
 [ $rc -eq 0 ] || exit $rc
 done_step

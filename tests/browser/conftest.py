@@ -1,6 +1,6 @@
 """Fixtures of the real-browser tests: Debian's chromium driven by playwright, a JupyterLab server and the
 `lhc-fer explore` Voila app, each started on 127.0.0.1 with a free port and stopped by PID (also on failure)."""
-import json, os, re, secrets, signal, socket, subprocess, sys, time, urllib.request
+import importlib.util, json, os, re, secrets, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
 
@@ -33,9 +33,15 @@ def lab_settings():
         p.write_text(json.dumps(d, indent=2))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+def _shared_conftest():
+    "tests/conftest.py, the suite's shared helpers: pytest imports it as `conftest` too, a name that this file takes over."
+    spec = importlib.util.spec_from_file_location("lhc_fer_tests_conftest", ROOT / "tests" / "conftest.py")
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+# re-exported, so `from conftest import free_port, lhc, ...` works in every test file when one run collects both folders
+_shared = _shared_conftest()
+globals().update({k: getattr(_shared, k) for k in _shared.__all__})
 
 
 class Server:
@@ -171,7 +177,8 @@ def run_dir(workdir):
     its top and in lhc/, its host in host/, each with the metrics.json that records its synthetic training data."""
     import warnings, torch
     from lhc_fer.synthetic import synthetic_faces
-    from lhc_fer.models import lhc_from_host, resnet34v2, save_model
+    from lhc_fer.models import lhc_from_host, resnet34v2
+    from lhc_fer.checkpoint import save_model
     torch.manual_seed(0)
     host = resnet34v2(img_size=64, width=0.25).eval()
     with warnings.catch_warnings():

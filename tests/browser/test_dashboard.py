@@ -9,7 +9,7 @@ from conftest import BIN, SHOTS, Server, free_port, kernel_env
 @pytest.fixture(scope="module")
 def study(workdir):
     "A two-trial study of a tiny LHC-Net on synthetic faces; yields (study folder, optuna study)."
-    from lhc_fer.core import Config
+    from lhc_fer.config import Config
     from lhc_fer.study import run_study
     tiny = Config(img_size=16, width=0.125, heads=(1,) * 5, emb=(4,) * 5, epochs=1, bs=32)
     st = run_study("synthetic:70", workdir/"dash_study", {"lr": [1e-3, 1e-2]}, name="lhc_dash", cfg=tiny, echo=False)
