@@ -44,3 +44,24 @@ def test_readme_shows_the_two_commands_first():
     md = (ROOT/"README.md").read_text()
     first = md.index("make demo"), md.index("make test")
     assert max(first) < md.index("## ", md.index("##") + 2), "the two commands must come before the second section"
+
+def test_import_graph_has_no_circle_and_no_private_import():
+    "tools/import_graph.py: every lhc_fer import (top-level and inside functions) flows one way; no module takes another's `_names`."
+    sys.path.insert(0, str(ROOT/"tools"))
+    try: import import_graph as ig
+    finally: sys.path.remove(str(ROOT/"tools"))
+    g = ig.graph()
+    assert ig.cycles(g) == []
+    assert ig.cycles({"a": dict(top=[("b", ["x"])], local=[]), "b": dict(top=[], local=[("a", ["y"], "f")])}) == [["a", "b", "a"]]  # it can see one
+    private = [(m, i[0], n) for m, d in g.items() for i in d["top"] + d["local"] for n in i[1] if n.startswith("_") and i[0] != m]
+    assert private == [], private
+    assert {"explorer": "train", "models": "checkpoint", "config": "core"}.items().isdisjoint(
+        {(m, i[0]) for m, d in g.items() for i in d["top"] + d["local"]})           # the dependencies the split removed
+
+def test_imports_at_the_top():
+    "A function-local import says why (an optional extra, a measured cost) in a comment on its line."
+    bare = []
+    for p in sorted((ROOT/"lhc_fer").glob("*.py")):
+        for i, line in enumerate(p.read_text().splitlines(), 1):
+            if re.match(r"^\s+(import|from) \S+", line) and "#" not in line and "__future__" not in line: bare.append(f"{p.name}:{i}: {line.strip()}")
+    assert bare == [], bare
