@@ -20,6 +20,7 @@ from .models import lhc_modules
 from .data import FerData
 from .loaders import load_fer
 from .attention import AttentionMaps, capture_attention
+from safetensors import safe_open
 
 # %% auto #0
 __all__ = ['GRID3', 'grid_regions', 'region_labels', 'head_region_fractions', 'MeanMaps', 'attention_stats',
@@ -163,7 +164,6 @@ def _load_stats(path):
     "The table and attrs `_save_stats` wrote, or None when not cached."
     st, csv = path.with_suffix(".safetensors"), path.with_suffix(".csv")
     if not (st.exists() and csv.exists()): return None
-    from safetensors import safe_open
     with safe_open(str(st), "np") as f: meta = f.metadata()
     arrs = load_file(str(st)); df = pd.read_csv(csv)
     maps = MeanMaps()

@@ -50,7 +50,7 @@ def onnx_max_error(model:nn.Module, # the PyTorch model
                    seed:int=0 # their seed
                   ) -> float:
     "Largest |logit difference| between onnxruntime running `path` and PyTorch running `model`."
-    import onnxruntime as ort
+    import onnxruntime as ort                       # the export extra (pip install lhc-fer[export]): the check needs it, export does not
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]; S = int(inp.shape[-1])
     x = torch.rand(n, 1, S, S, generator=torch.Generator().manual_seed(seed)) * 255

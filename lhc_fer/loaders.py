@@ -162,7 +162,6 @@ def fer_dls(data:FerData, # the faces (train and valid splits are used)
             seed:int=0, # seed of the training shuffle
             ) -> DataLoaders:
     "fastai DataLoaders (train shuffled + augmented, valid) of float (B,1,H,W) 0-255 faces and labels."
-    import random
     tr, va = np.flatnonzero(data.split == "train"), np.flatnonzero(data.split == "valid")
     if not len(tr) or not len(va): raise FerDataError(f"{data.source}: need train and valid faces, got train {len(tr)}, valid {len(va)}")
     device = default_device() if device is None else torch.device(device)

@@ -59,9 +59,25 @@ def test_import_graph_has_no_circle_and_no_private_import():
         {(m, i[0]) for m, d in g.items() for i in d["top"] + d["local"]})           # the dependencies the split removed
 
 def test_imports_at_the_top():
-    "A function-local import says why (an optional extra, a measured cost) in a comment on its line."
+    "A function-local import says why (an optional extra, a measured cost) in a comment on its line or the import just above."
+    import ast
     bare = []
     for p in sorted((ROOT/"lhc_fer").glob("*.py")):
-        for i, line in enumerate(p.read_text().splitlines(), 1):
-            if re.match(r"^\s+(import|from) \S+", line) and "#" not in line and "__future__" not in line: bare.append(f"{p.name}:{i}: {line.strip()}")
+        src = p.read_text(); lines = src.splitlines()
+        for fn in ast.walk(ast.parse(src)):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)): continue
+            for n in ast.walk(fn):
+                if isinstance(n, (ast.Import, ast.ImportFrom)) and "#" not in lines[n.lineno - 1] + lines[n.lineno - 2]:
+                    bare.append(f"{p.name}:{n.lineno}: {lines[n.lineno - 1].strip()}")
     assert bare == [], bare
+
+def test_readme_table_follows_the_import_order():
+    "The README's module table lists modules in reading order: each imports only modules listed above it."
+    sys.path.insert(0, str(ROOT/"tools"))
+    try: import import_graph as ig
+    finally: sys.path.remove(str(ROOT/"tools"))
+    order = re.findall(r"^\| `[\w.]+` \| `lhc_fer\.(\w+)` \|", (ROOT/"README.md").read_text(), re.M)
+    g = ig.graph()
+    assert sorted(order) == sorted(g), set(order) ^ set(g)                       # every module, once
+    up = [(m, i[0]) for m, d in g.items() for i in d["top"] + d["local"] if i[0] in g and order.index(i[0]) > order.index(m)]
+    assert up == [], up
