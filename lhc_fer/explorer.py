@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from PIL import Image, UnidentifiedImageError
 from fastcore.basics import patch
-from .config import LhcFerError, notice
+from .config import EMOTION_COLORS, LhcFerError, notice
 from .outputs import atomic_path
 from .core import as_batch, eval_mode, hard_labels, model_device, upsample
 from .data import read_image
@@ -308,13 +308,13 @@ class ModelView:
 
 # %% ../nbs/12_explorer.ipynb #06023880
 def _prob_html(probs, classes, true=None, title=""):
-    "A small bar chart of class probabilities, in HTML."
+    "A small bar chart of class probabilities, in HTML: each bar in its emotion's colour (`EMOTION_COLORS`, as in every figure)."
     rows, top = [f'<tr><th colspan="3" style="text-align:left">{html.escape(title)}</th></tr>'] if title else [], int(np.argmax(probs))
     for k, (c, p) in enumerate(zip(classes, probs)):
         b = "font-weight:bold;" if k == top else ""
         t = " ✓" if true == k else ""
         rows.append(f'<tr style="{b}white-space:nowrap"><td style="padding-right:6px">{html.escape(c)}{t}</td>'
-                    f'<td style="width:120px"><div style="background:#4c72b0;height:10px;width:{100 * p:.1f}%"></div></td>'
+                    f'<td style="width:120px"><div style="background:{EMOTION_COLORS.get(c, "#4c72b0")};height:10px;width:{100 * p:.1f}%"></div></td>'
                     f'<td style="padding-left:6px">{p:.3f}</td></tr>')
     return '<table class="lhc-probs" style="font-size:12px;line-height:17px">' + "".join(rows) + "</table>"
 
