@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['default_device', 'seed_everything', 'progress', 'eval_mode', 'hard_labels', 'class_names', 'model_device', 'as_batch',
-           'autocast_for', 'Compiled', 'compiled', 'face_image', 'upsample', 'save_figure']
+           'autocast_for', 'Compiled', 'GraphCache', 'compiled', 'face_image', 'upsample', 'save_figure']
 
 # %% ../nbs/00b_core.ipynb #4f9006c7
 def default_device() -> torch.device:
@@ -143,13 +143,19 @@ class Compiled(torch.nn.Module):
             raise LhcFerError(f"compile: torch.compile could not build {type(self.model).__name__} ({msg}); "
                               "predict without compile (drop --compile)") from e
 
+# %% ../nbs/00b_core.ipynb #c456498f
+class GraphCache(dict):
+    "A model's compiled graphs by batch size; a copy of the model (deepcopy, pickle) starts without them: graphs belong to their model."
+    def __deepcopy__(self, memo): return GraphCache()
+    def __reduce__(self): return (GraphCache, ())
+
 # %% ../nbs/00b_core.ipynb #9499f9c3
 def compiled(model:torch.nn.Module, # the model to run compiled
              bs:int=64, # batch rows of the graph
              keep:int=4 # graphs kept per model at most (the oldest go first)
             ) -> Compiled:
     "The cached `Compiled` of `model` for batches of `bs` (rebuilt when its weights changed in place)."
-    cache = model.__dict__.setdefault("_lhc_compiled", {})  # held by the model: it goes when the model goes
+    cache = model.__dict__.setdefault("_lhc_compiled", GraphCache())  # held by the model: it goes when the model goes
     version, bs = sum(t._version for t in (*model.parameters(), *model.buffers())), int(bs)
     got = cache.get(bs)
     if got is None or got[0] != version:
