@@ -6,11 +6,13 @@
 from __future__ import annotations
 import base64, html, os, shutil, tempfile, time
 from pathlib import Path
+from contextlib import contextmanager
 from typing import Literal
 from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import torch
+import optuna
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from .config import LhcFerError
@@ -27,8 +29,8 @@ from .analysis import attention_stats, plot_entropy_distribution, plot_head_clas
 from .study import load_study, plot_optimization_history, plot_parallel_coordinates, plot_param_importances, plot_variants, study_table
 
 # %% auto #0
-__all__ = ['EXPLAIN', 'STAT_COLS', 'SECTIONS', 'CSS', 'figure_html', 'table_html', 'build_report', 'build_study_report',
-           'cli_report']
+__all__ = ['EXPLAIN', 'STAT_COLS', 'SECTIONS', 'CSS', 'figure_html', 'table_html', 'check_page', 'page_files', 'check_split',
+           'build_report', 'build_study_report', 'cli_report']
 
 # %% ../nbs/14_report.ipynb #4a26afa1
 def figure_html(fig, # a matplotlib figure
@@ -174,6 +176,43 @@ def _section_html(name:str, fn, c) -> list: # the section's heading; its functio
     except ImportError as e: body = [f'<p class="note">left out: this installation lacks {html.escape(str(e))}</p>']
     return [f'<section><h2>{name}</h2>'] + body + [f'<p class="cap">this section took {time.perf_counter() - t0:.1f} s to compute</p></section>']
 
+# %% ../nbs/14_report.ipynb #1fe4d2cb
+def check_page(out:Path, # the page to write (report.html); its figures go to OUT_files/ beside it
+               force:bool=False # replace an existing page and its figures folder
+              ) -> Path:
+    "Check that a report page and its figures folder may be written, writing nothing; the figures folder's path."
+    files = out.with_name(out.stem + "_files")
+    if not force and (out.exists() or files.exists()):
+        raise LhcFerError(f"{out if out.exists() else files}: exists; pass --force to replace the report")
+    if out.is_dir(): raise LhcFerError(f"--out {out}: is a folder; expected the report's .html file")
+    if files.exists() and not (files.is_dir() and is_kit_dir(files)):
+        raise LhcFerError(f"{files}: exists and was not written by lhc-fer; --force replaces only a report's own figures folder")
+    return files
+
+# %% ../nbs/14_report.ipynb #718872a4
+@contextmanager
+def page_files(out:Path # the page whose figures folder (OUT_files/) the block fills
+              ):
+    "A temporary figures folder for `out`'s page, renamed onto OUT_files/ when the block succeeds, removed when it fails."
+    files = out.with_name(out.stem + "_files")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{files.name}.", dir=out.parent)); (tmp/KIT_MARK).write_text('{"kind": "report"}\n')
+    try:
+        yield tmp
+        if files.exists(): shutil.rmtree(files)                            # `check_page` made sure it is a report's own
+        os.replace(tmp, files)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+
+# %% ../nbs/14_report.ipynb #b4079e32
+def check_split(data, # a `FerData`
+                split:str, # the split to report on
+                n:int # faces for the statistics
+               ):
+    "One line when `data` has no `split` faces or `n` is not a positive count."
+    have = sorted(set(np.asarray(data.split).tolist()))
+    if split not in have: raise LhcFerError(f"{getattr(data, 'source', 'data')}: no {split!r} faces; splits present: {have}")
+    if n < 1: raise LhcFerError(f"n={n}: expected a positive number of faces")
+
 # %% ../nbs/14_report.ipynb #fc9ea09a
 def build_report(model, # a classifier (with or without LHC modules)
                  data, # a `FerData` with the split
@@ -184,33 +223,19 @@ def build_report(model, # a classifier (with or without LHC modules)
                  force:bool=False # replace an existing report
                 ) -> Path:
     "Write a standalone HTML report of `model` on `split` of `data`, with every figure also as PNG and SVG beside it."
-    out = Path(out); files = out.with_name(out.stem + "_files")
-    if not force and (out.exists() or files.exists()):
-        raise LhcFerError(f"{out if out.exists() else files}: exists; pass --force to replace the report")
-    if out.is_dir(): raise LhcFerError(f"--out {out}: is a folder; expected the report's .html file")
-    if files.exists() and not (files.is_dir() and is_kit_dir(files)):
-        raise LhcFerError(f"{files}: exists and was not written by lhc-fer; --force replaces only a report's own figures folder")
-    faces = data.subset(split) if split in set(np.asarray(data.split).tolist()) else None
-    if faces is None or len(faces) == 0:
-        raise LhcFerError(f"{getattr(data, 'source', 'data')}: no {split!r} faces; splits present: {sorted(set(np.asarray(data.split).tolist()))}")
-    if n < 1: raise LhcFerError(f"n={n}: expected a positive number of faces")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{files.name}.", dir=out.parent)); (tmp/KIT_MARK).write_text('{"kind": "report"}\n')
-    sub = faces.subset(np.arange(min(n, len(faces))))
-    c = SimpleNamespace(model=model.eval(), data=data, split=split, faces=faces, sub=sub, run=run, folder=tmp,
-                        classes=class_names(model, data, None if getattr(data, "classes", None) else 7),
-                        x=torch.from_numpy(np.asarray(sub.images[:min(n, 8)])).float()[:, None])
+    out = Path(out); check_page(out, force); check_split(data, split, n)
+    faces = data.subset(split); sub = faces.subset(np.arange(min(n, len(faces))))
     title = f"LHC-Net report: {'run ' + Path(run).name + ', ' if run else ''}{type(model).__name__} on {split}"
     parts = [f"<p>model {html.escape(type(model).__name__)} ({sum(p.numel() for p in model.parameters()):,} parameters, "
              f"{len(lhc_modules(model))} LHC modules) · data {html.escape(str(getattr(data, 'source', '')))} · split {html.escape(split)}, "
              f"{len(faces)} faces ({len(sub)} for the statistics)</p>"]
-    try:
+    with page_files(out) as tmp:
+        c = SimpleNamespace(model=model.eval(), data=data, split=split, faces=faces, sub=sub, run=run, folder=tmp,
+                            classes=class_names(model, data, None if getattr(data, "classes", None) else 7),
+                            x=torch.from_numpy(np.asarray(sub.images[:min(n, 8)])).float()[:, None])
         for name, fn in progress(SECTIONS, label=f"report {out.name}", unit="sections"):
             parts += _section_html(name, fn, c)
-        if files.exists(): shutil.rmtree(files)
-        os.replace(tmp, files)
-        with atomic_path(out) as t: t.write_text(_html_page(title, parts), encoding="utf-8")
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_path(out) as t: t.write_text(_html_page(title, parts), encoding="utf-8")
     return out
 
 # %% ../nbs/14_report.ipynb #edbac585
@@ -235,19 +260,14 @@ def _trials_html(df:pd.DataFrame, link) -> str:
             f'when written with lhc-fer report TRIAL DATA)</summary>{t.to_html(border=0, escape=False, na_rep="")}</details>')
 
 # %% ../nbs/14_report.ipynb #1fc58de2
-def build_study_report(study, # a study folder written by `lhc-fer study`
+def build_study_report(study, # a study folder written by `lhc-fer study`, or the study `load_study` read from one
                        out="study.html", # the HTML file; figures go to OUT_files/ beside it
                        force:bool=False # replace an existing page
                       ) -> Path:
     "Write a standalone HTML page of an Optuna study: table, figures, and a link to each trial's report."
-    out, st = Path(out), load_study(study); files = out.with_name(out.stem + "_files")
-    if not force and (out.exists() or files.exists()):
-        raise LhcFerError(f"{out if out.exists() else files}: exists; pass --force to replace the page")
-    if files.exists() and not (files.is_dir() and is_kit_dir(files)):
-        raise LhcFerError(f"{files}: exists and was not written by lhc-fer; --force replaces only a report's own figures folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{files.name}.", dir=out.parent)); (tmp/KIT_MARK).write_text('{"kind": "report"}\n')
-    try:
+    st = study if isinstance(study, optuna.Study) else load_study(study)
+    out = Path(out); check_page(out, force)
+    with page_files(out) as tmp:
         df = study_table(st)
         page = lambda f: next((p for p in (Path(f)/"report"/"report.html", Path(f)/"report.html") if p.exists()), None) if f else None
         link = lambda f: (f'<a href="{html.escape(os.path.relpath(page(f), out.parent))}">report</a>' if page(f) else "")
@@ -257,10 +277,7 @@ def build_study_report(study, # a study folder written by `lhc-fer study`
                  + (f" · best trial {int(best.trial.iloc[0])}: {best.value.iloc[0]:.4f} ({html.escape(str(best.run_folder.iloc[0]))})" if len(best) else "") + "</p>",
                  "<section><h2>Figures</h2>", *_study_figures(st, tmp), "</section>",
                  "<section><h2>Trials</h2>", _trials_html(df, link), "</section>"]
-        if files.exists(): shutil.rmtree(files)
-        os.replace(tmp, files)
-        with atomic_path(out) as t: t.write_text(_html_page(f"LHC-Net study: {st.study_name}", parts), encoding="utf-8")
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_path(out) as t: t.write_text(_html_page(f"LHC-Net study: {st.study_name}", parts), encoding="utf-8")
     return out
 
 # %% ../nbs/14_report.ipynb #407b175b
@@ -273,19 +290,18 @@ def cli_report(model:str, # the model: a run folder, a stage folder or a .safete
               ):
     "Write a standalone HTML report of a trained run (evaluation, curves, attention, explanations) or of a study into --out."
     study = (Path(model)/"study.json").is_file() and (Path(model)/"trials").is_dir()   # a study folder (a trial holds study.json too)
-    html = Path(out)/("study.html" if study else "report.html")
-    if not study:
+    page = Path(out)/("study.html" if study else "report.html")
+    if study:
+        check_outputs({"--out": out}, [Path(model)/"study.json"]); check_out_dir(out, force=force, resumable=False)
+        st = load_study(model)                                                # readable, before anything is written
+        prepare_out_dir(out, force=force, kind="report")                    # --force: only a folder lhc-fer made
+        p = build_study_report(st, page, force=True)
+    else:
         if data is None: raise LhcFerError(f"report {model}: give the data to report on: lhc-fer report MODEL DATA")
         w = resolve_weights(model)
-        check_outputs({"--out": out}, [data, w, w.with_suffix(".json")])
-    else: check_outputs({"--out": out}, [Path(model)/"study.json"])
-    check_out_dir(out, force=force, resumable=False)   # --force: only a folder lhc-fer made
-    if study:
-        load_study(model)                                                      # a readable study, before anything is written
+        check_outputs({"--out": out}, [data, w, w.with_suffix(".json")]); check_out_dir(out, force=force, resumable=False)
+        w, net = load_run(w); ds = load_fer(data); check_split(ds, split, n)
         prepare_out_dir(out, force=force, kind="report")
-        p = build_study_report(model, html, force=True)
-    else:
-        w, net = load_run(w); ds = load_fer(data)
-        prepare_out_dir(out, force=force, kind="report")
-        p = build_report(net, ds, html, split, n, run=model if Path(model).is_dir() else None, force=True)
-    print(f"{'' if study else f'model: {w}' + chr(10)}wrote {p} (figures as PNG and SVG in {p.with_name(p.stem + '_files')})")
+        p = build_report(net, ds, page, split, n, run=model if Path(model).is_dir() else None, force=True)
+        print(f"model: {w}")
+    print(f"wrote {p} (figures as PNG and SVG in {p.with_name(p.stem + '_files')})")

@@ -99,3 +99,9 @@ def test_study_page(tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", str(st), "--out", str(tmp_path/"page")]) == 2            # never replaced without --force
     assert "pass --force" in capsys.readouterr().err
+
+def test_missing_split_writes_nothing(run, tmp_path, capsys):
+    "The data is checked before --out is created: a split the data lacks is one line, and no folder appears."
+    assert main(["report", str(run), "synthetic:14", "--out", str(tmp_path/"r"), "--split", "test"]) == 2
+    err = capsys.readouterr().err
+    assert "no 'test' faces; splits present: ['train']" in err and err.count("\n") == 1 and not (tmp_path/"r").exists()
