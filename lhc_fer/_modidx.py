@@ -163,6 +163,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'lhc_fer.data._index': ('data.html#_index', 'lhc_fer/data.py'),
                               'lhc_fer.data._line_at': ('data.html#_line_at', 'lhc_fer/data.py'),
                               'lhc_fer.data._list_label': ('data.html#_list_label', 'lhc_fer/data.py'),
+                              'lhc_fer.data._list_path': ('data.html#_list_path', 'lhc_fer/data.py'),
                               'lhc_fer.data._load_image': ('data.html#_load_image', 'lhc_fer/data.py'),
                               'lhc_fer.data._ntok': ('data.html#_ntok', 'lhc_fer/data.py'),
                               'lhc_fer.data._parse_long': ('data.html#_parse_long', 'lhc_fer/data.py'),

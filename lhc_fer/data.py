@@ -626,6 +626,15 @@ def _list_label(lb:str) -> tuple: # a label field of a list
     if c is None: return None, f"unknown class {_clip(lb)}; expected one of {', '.join(EMOTIONS)} or an index 0-6"
     return FERPLUS_CLASSES.index(c), None
 
+# %% ../nbs/04_data.ipynb #abb39311
+def _list_path(p:Path, raw:str) -> tuple: # the list file; a row's image path as written
+    "(the path, normalised, relative to the list's folder, None), or (None, why) when it is empty or leaves the folder."
+    rel = os.path.normpath(raw) if raw else ""
+    if not rel: return None, "empty path; expected an image file relative to the list's folder"
+    if os.path.isabs(rel) or rel == ".." or rel.startswith("../"):
+        return None, f"image path {_clip(raw, 200)} is outside the list's folder; expected a path relative to {safe_name(p.parent)}"
+    return rel, None
+
 # %% ../nbs/04_data.ipynb #ffa76596
 def read_labelled_list(path, # csv with columns path,label[,split]; paths relative to the csv's folder
                        skip_bad:bool=False, # drop bad rows (and count them) instead of raising
@@ -653,10 +662,8 @@ def read_labelled_list(path, # csv with columns path,label[,split]; paths relati
         if isp is not None:
             s = _USAGE.get(f[isp].lower())
             if s is None: pr.add(where, f"unknown split {_clip(f[isp])}; expected train, valid or test"); continue
-        rel = os.path.normpath(f[ip]) if f[ip] else ""
-        if not rel: pr.add(where, "empty path; expected an image file relative to the list's folder"); continue
-        if os.path.isabs(rel) or rel == ".." or rel.startswith("../"):
-            pr.add(where, f"image path {_clip(f[ip], 200)} is outside the list's folder; expected a path relative to {safe_name(p.parent)}"); continue
+        rel, why = _list_path(p, f[ip])
+        if why: pr.add(where, why); continue
         im, err = _load_image(p.parent/rel, size, max_pixels)
         if err: pr.add(where, f"image {_clip(f[ip], 200)}: {err}"); continue
         rows.append((im, k, s, where))

@@ -159,10 +159,11 @@ class EpochLine(Callback):
         cols = "  ".join(f"{n} {v:.4f}" if isinstance(v, float) else f"{n} {v}" for n, v in zip(names, vals) if n != "time")
         print(f"epoch {self.epoch + 1}/{self.n_epoch}  {cols}  {self.recorder.log[-1]}", flush=True)
 
-# %% ../nbs/05_train.ipynb #02b8c5d4
+# %% ../nbs/05_train.ipynb #29e927c9
 PAPER_ADAM = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-7, wd=0.0)  # Keras Adam defaults, no weight decay
 PAPER_SGD = partial(SGD, mom=0.0, wd=0.0)  # plain SGD, no momentum, no weight decay
 
+# %% ../nbs/05_train.ipynb #02b8c5d4
 def _learner_keys():
     return set(inspect.signature(Learner.__init__).parameters) - {"self", "dls", "model"}
 
