@@ -101,30 +101,29 @@ def test_fuzz_h5(tmp_path, good_h5, seed, monkeypatch):
     p = tmp_path/"k.h5"; p.write_bytes(seed.draw(mutated(good_h5, head=4096)))
     refused_or_read("h5 read_h5", lambda: read_h5(p), p)
 
-def bundle_copy(tmp_path, src, name):
+def mutated_copy(tmp_path, seed, src, name):
+    "A fresh copy of the checkpoint folder `src` in which the file `name` is replaced by a mutation `seed` draws; the copy's folder."
     d = tmp_path/"ck"; shutil.rmtree(d, ignore_errors=True); shutil.copytree(src, d)
-    return d, d/name
+    (d/name).write_bytes(seed.draw(mutated((src/name).read_bytes())))
+    return d
 
 @settings(max_examples=50, **FUZZ)
 @given(seed=st.data())
 def test_fuzz_tf_index(tmp_path, seed):
-    d, idx = bundle_copy(tmp_path, TINY/"plain", "tiny.index")
-    idx.write_bytes(seed.draw(mutated((TINY/"plain/tiny.index").read_bytes())))
+    d = mutated_copy(tmp_path, seed, TINY/"plain", "tiny.index")
     refused_or_read("tf index read_bundle", lambda: read_bundle(d/"tiny"), d)
 
 @settings(max_examples=25, **FUZZ)
 @given(seed=st.data())
 def test_fuzz_tf_data(tmp_path, seed):
-    d, data = bundle_copy(tmp_path, TINY/"plain", "tiny.data-00000-of-00001")
-    data.write_bytes(seed.draw(mutated((TINY/"plain/tiny.data-00000-of-00001").read_bytes())))
+    d = mutated_copy(tmp_path, seed, TINY/"plain", "tiny.data-00000-of-00001")
     refused_or_read("tf data read_bundle", lambda: read_bundle(d/"tiny"), d)
 
 @settings(max_examples=30, **FUZZ)
 @given(seed=st.data())
 def test_fuzz_savedmodel_from_original(tmp_path, seed):
     "The SavedModel's index, object graph included, through the whole conversion."
-    d, idx = bundle_copy(tmp_path, TINY/"savedmodel", "tiny/variables/variables.index")
-    idx.write_bytes(seed.draw(mutated((TINY/"savedmodel/tiny/variables/variables.index").read_bytes())))
+    d = mutated_copy(tmp_path, seed, TINY/"savedmodel", "tiny/variables/variables.index")
     refused_or_read("savedmodel read_original", lambda: read_original(d/"tiny"), d)
     refused_or_read("savedmodel from_original", lambda: from_original(d/"tiny"), d)
 
