@@ -1,14 +1,14 @@
 """Shared by the tests: `lhc-fer` run in-process (`lhc`) and its one-line error contract (`one_line_error`), a free
 TCP port, a 70-face synthetic FER2013 csv, one tiny trained run for the whole session (read-only: copy it to change it)
 and tiny LHC-Nets whose BatchNorm statistics come from synthetic faces."""
-import contextlib, io, os, random, re, shutil, signal, socket, subprocess, warnings
+import contextlib, io, os, random, re, shutil, signal, socket, subprocess, time, warnings
 from pathlib import Path
 import numpy as np
 import pytest, torch
 
 from tiny import TINY
 
-__all__ = ["Ran", "lhc", "one_line_error", "free_port", "faces"]   # the plain helpers (tests import them from conftest)
+__all__ = ["Ran", "lhc", "one_line_error", "free_port", "wait_until", "faces"]   # the plain helpers (tests import them from conftest)
 
 # the warning filters of a fresh interpreter (no -W, no PYTHONWARNINGS): what a user's `lhc-fer` shows on stderr
 FRESH_FILTERS = [("default", None, DeprecationWarning, "__main__"), ("ignore", None, DeprecationWarning, None),
@@ -62,6 +62,15 @@ def one_line_error(r:subprocess.CompletedProcess, *words, rc:int=2) -> str:
     assert re.match(r"lhc-fer(?: \w+){0,2}: (?:error: |internal error \(a bug)", lines[0]), lines[0]   # argparse names the command
     for w in words: assert str(w) in lines[0], (w, lines[0])
     return lines[0]
+
+
+def wait_until(cond, timeout=30.0, every=0.05) -> bool:
+    "Poll `cond()` every `every` seconds until it is true (True) or `timeout` seconds have passed (False)."
+    t0 = time.time()
+    while not cond():
+        if time.time() - t0 > timeout: return False
+        time.sleep(every)
+    return True
 
 
 def free_port() -> int:

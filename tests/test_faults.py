@@ -1,14 +1,14 @@
 """Run folders under faults: a second process on a busy folder, damaged files on resume, and writes that fail (file-size
 limit, read-only folder). Tiny runs (16 px, a quarter-width host, one head per LHC module, 70 synthetic faces: one
 batch per epoch); every recovered run must end with the weights of a run that was never disturbed."""
-import os, resource, shutil, signal, subprocess, sys, time
+import os, resource, shutil, signal, subprocess, sys
 from pathlib import Path
 import pytest, torch
 from fastai.callback.core import Callback
 from safetensors.torch import load_file
 from lhc_fer.config import Config
 from lhc_fer.train import train_fast
-from conftest import lhc, one_line_error
+from conftest import lhc, one_line_error, wait_until
 
 LHC = str(Path(sys.executable).parent/"lhc-fer")
 ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # one thread, as in this process: identical float sums
@@ -96,9 +96,7 @@ def test_second_process_on_busy_folder(csv, ref, tmp_path):
                              text=True, env=ENV)
     lock = run/".lock"
     try:
-        for _ in range(1200):
-            if lock.exists() and lock.read_text().strip(): break
-            time.sleep(0.02)
+        wait_until(lambda: lock.exists() and lock.read_text().strip(), every=0.02)
         os.kill(first.pid, signal.SIGSTOP)   # paused, the holder stays alive as long as the checks take: no long run needed
         pid = lock.read_text().strip()
         assert pid == str(first.pid)
@@ -108,7 +106,7 @@ def test_second_process_on_busy_folder(csv, ref, tmp_path):
             assert one_line_error(r) == (f"lhc-fer: error: {run}: in use by another lhc-fer process (PID {pid}); "
                                          f"wait for it to end or stop it"), (extra, r.stderr)
         os.kill(first.pid, signal.SIGCONT)
-        while first.poll() is None and not (run/"host"/"model.safetensors").exists(): time.sleep(0.005)
+        wait_until(lambda: first.poll() is not None or (run/"host"/"model.safetensors").exists(), timeout=600, every=0.005)
         if first.poll() is None:                                          # readers see complete files only
             os.kill(first.pid, signal.SIGSTOP)
             assert not (run/"lhc"/"metrics.json").exists()                # mid lhc stage: the export reads a run in progress
@@ -125,9 +123,7 @@ def test_second_process_on_busy_folder(csv, ref, tmp_path):
 def test_killed_run_leaves_no_stale_lock(csv, ref, tmp_path):
     run = tmp_path/"run"
     p = subprocess.Popen([LHC, *map(str, train_args(csv, run))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-    for _ in range(600):
-        if (run/"host"/"history.csv").exists(): break
-        time.sleep(0.05)
+    wait_until((run/"host"/"history.csv").exists)
     p.kill(); p.wait()
     r = lhc(*train_args(csv, run, "--resume"))
     assert r.returncode == 0, r.stderr

@@ -2,7 +2,7 @@
 
 Each case asserts the exit code, exactly one stderr line naming what is wrong, no traceback, and a snapshot of the
 directory tree (paths, sizes, mtimes) unchanged, or changed only by the intended outputs."""
-import os, signal, subprocess, sys, time
+import os, signal, subprocess, sys
 from pathlib import Path
 import cv2
 import numpy as np
@@ -10,7 +10,7 @@ import pytest
 from lhc_fer.cli import main
 from lhc_fer.outputs import KIT_MARK, TMP_SUFFIX
 from tiny import TINY
-from conftest import lhc, one_line_error
+from conftest import lhc, one_line_error, wait_until
 
 T = ["--protocol", "fast", "--epochs", "1", *TINY]
 
@@ -199,9 +199,7 @@ def test_sigterm_mid_predict_removes_the_temporaries(weights, photos, tmp_path):
     out = tmp_path/"o"
     p = subprocess.Popen([str(Path(sys.executable).parent/"lhc-fer"), "predict", str(weights), str(many), "--bs", "1",
                           "--csv", str(out/"f.csv"), "--annotate", str(out/"ann")], stderr=subprocess.PIPE, text=True)
-    for _ in range(600):
-        if out.exists() and any(out.rglob(f"*{TMP_SUFFIX}*")): break
-        time.sleep(0.05)
+    wait_until(lambda: out.exists() and any(out.rglob(f"*{TMP_SUFFIX}*")))
     p.send_signal(signal.SIGTERM); err = p.communicate(timeout=120)[1]
     assert p.returncode == 130 and "interrupted" in err, err
     assert not out.exists() or not [q for q in out.rglob("*")], list(out.rglob("*"))
